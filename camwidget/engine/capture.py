@@ -1,0 +1,60 @@
+"""Forward hooks that capture activations of many layers at once, and are always released."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+import torch
+from torch import nn
+
+
+@contextmanager
+def training_mode_restored(model: nn.Module) -> Iterator[None]:
+    """Run the body in eval mode and put every module's own train/eval flag back afterwards."""
+    flags = [(m, m.training) for m in model.modules()]
+    try:
+        model.eval()
+        yield
+    finally:
+        for m, flag in flags:
+            m.training = flag
+
+
+@contextmanager
+def capture(model: nn.Module, names: list[str]) -> Iterator[dict[str, torch.Tensor]]:
+    """Hook the named modules; the yielded dict fills with their outputs during a forward.
+
+    Each hooked module hands a *clone* of its output downstream, so an in-place operation after
+    it (``ReLU(inplace=True)``, ``out += identity``) cannot modify the captured tensor, and the
+    captured tensor stays a node of the autograd graph whose gradient is the layer's gradient.
+    A module called several times is captured at its first call. Hooks are removed on exit,
+    whatever happens inside.
+    """
+    modules = dict(model.named_modules())
+    captured: dict[str, torch.Tensor] = {}
+
+    def make_hook(name: str):
+        def hook(_module, _inputs, output):
+            if name in captured or not isinstance(output, torch.Tensor):
+                return None
+            captured[name] = output
+            return output.clone()
+        return hook
+
+    handles = []
+    try:
+        for name in names:
+            handles.append(modules[name].register_forward_hook(make_hook(name)))
+        yield captured
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def hook_count(model: nn.Module) -> int:
+    """How many forward / backward hooks are registered anywhere in ``model`` (for leak checks)."""
+    return sum(
+        len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks)
+        + len(getattr(m, "_backward_pre_hooks", {}))
+        for m in model.modules()
+    )

@@ -1,0 +1,272 @@
+"""Session: one model and one image; every expensive step runs once and is cached."""
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import images
+from . import layers as layers_
+from .capture import capture, training_mode_restored
+from .explanation import Explanation
+from .layers import LayerInfo
+from .subsets import Channels, Region, channel_index, region_as_tuple, region_mask
+
+_TARGETS_KEPT = 8
+
+
+@contextmanager
+def _grad_enabled() -> Iterator[None]:
+    """Autograd on, even when the caller sits inside ``torch.no_grad()`` or ``inference_mode()``."""
+    with torch.inference_mode(False), torch.enable_grad():
+        yield
+
+
+class Session:
+    """One model and one image, explained at any selectable layer for any target.
+
+    The first request runs one forward with hooks on every selectable layer (hooks released
+    at once) and keeps the activations and the autograd graph; the first explanation of a target
+    runs one ``torch.autograd.grad`` of its logit with respect to all cached activations together.
+    Every later layer, channel subset or region for that target is arithmetic on cached tensors.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        image: Any,
+        preprocess: Callable[[np.ndarray], torch.Tensor] | None = None,
+        classes: Sequence[str] | None = None,
+        layers: Sequence[str] | None = None,
+        device: str | torch.device | None = None,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+        from ..models import Preprocess
+
+        self.model = model
+        self.image: np.ndarray = images.load(image)
+        self.preprocess = preprocess if preprocess is not None else Preprocess()
+        if device is None:
+            param = next(iter(model.parameters()), None)
+            device = param.device if param is not None else torch.device("cpu")
+        self.device = torch.device(device)
+        x = self.preprocess(self.image)
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"preprocess: must return a torch.Tensor, returned {type(x).__name__}")
+        if x.dim() == 3:
+            x = x[None]
+        if x.dim() != 4 or x.shape[0] != 1:
+            raise ValueError(f"preprocess: must return a 3×H×W or 1×3×H×W tensor, returned shape {tuple(x.shape)}")
+        if not torch.isfinite(x).all():
+            raise ValueError("image: the preprocessed tensor contains NaN or infinite values")
+        self.input: torch.Tensor = x.detach().to(self.device)
+        self.all_layers: list[LayerInfo] = layers_.discover(model, self.input)
+        if layers is not None:
+            if isinstance(layers, str) or not len(layers):
+                raise ValueError("layers: give a non-empty list of layer names, or None for all")
+            chosen = {layers_.find(self.all_layers, n).name for n in layers}
+            self.layers: list[LayerInfo] = [i for i in self.all_layers if i.name in chosen]
+        else:
+            self.layers = list(self.all_layers)
+        self.classes: list[str] | None = list(classes) if classes is not None else None
+        self._logits: torch.Tensor | None = None
+        self._activations: dict[str, torch.Tensor] = {}
+        self._gradients: OrderedDict[int, dict[str, torch.Tensor]] = OrderedDict()
+        self._cache: dict[Any, Any] = {}
+        self._fingerprint: str | None = None
+
+    # ---- the model runs only here -------------------------------------------------------
+    def forward_batch(self, inputs: torch.Tensor, names: Sequence[str]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Run the model on a batch with autograd on, capturing ``names``; hooks released on return.
+
+        For methods that need passes of their own (noisy copies, perturbations). Returns the
+        logits and the captured activations, both still in the autograd graph.
+        """
+        with _grad_enabled(), training_mode_restored(self.model), capture(self.model, list(names)) as captured:
+            logits = self.model(inputs)
+        if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
+            raise TypeError(
+                f"model: expected the output to be N×classes logits, got "
+                f"{type(logits).__name__}{'' if not isinstance(logits, torch.Tensor) else tuple(logits.shape)}"
+            )
+        return logits, dict(captured)
+
+    def _ensure_forward(self) -> None:
+        if self._logits is not None:
+            return
+        x = self.input.clone().requires_grad_(True)
+        logits, captured = self.forward_batch(x, [i.name for i in self.layers])
+        if self.classes is not None and len(self.classes) != logits.shape[1]:
+            raise ValueError(f"classes: {len(self.classes)} names for a model with {logits.shape[1]} outputs")
+        self._input_leaf = x
+        self._activations = captured
+        self._logits = logits
+
+    # ---- cached tensors ---------------------------------------------------------------
+    @property
+    def logits(self) -> torch.Tensor:
+        """The pre-softmax scores of the image, 1-D, detached."""
+        self._ensure_forward()
+        return self._logits[0].detach()
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.logits.shape[0])
+
+    def activations(self, layer: str) -> torch.Tensor:
+        """Activations of ``layer`` for the image, C × h × w, detached."""
+        info = self.layer_info(layer)
+        self._ensure_forward()
+        return self._activations[info.name][0].detach()
+
+    def gradients(self, layer: str, target: int | str | None = None) -> torch.Tensor:
+        """∂ logit(target) / ∂ activations of ``layer``, C × h × w (one backward serves every layer)."""
+        info = self.layer_info(layer)
+        return self._gradients_for(self.resolve_target(target))[info.name]
+
+    def _gradients_for(self, target: int) -> dict[str, torch.Tensor]:
+        if target in self._gradients:
+            self._gradients.move_to_end(target)
+            return self._gradients[target]
+        self._ensure_forward()
+        names = [i.name for i in self.layers]
+        with _grad_enabled():
+            grads = torch.autograd.grad(
+                self._logits[0, target], [self._activations[n] for n in names], retain_graph=True, allow_unused=True
+            )
+        result = {
+            n: (g[0].detach() if g is not None else torch.zeros_like(self._activations[n][0]).detach())
+            for n, g in zip(names, grads)
+        }
+        self._gradients[target] = result
+        while len(self._gradients) > _TARGETS_KEPT:
+            self._gradients.popitem(last=False)
+        return result
+
+    def input_gradient(self, outputs: torch.Tensor) -> torch.Tensor:
+        """∂ sum(outputs) / ∂ model input (1 × 3 × H × W), for outputs cut from cached activations."""
+        with _grad_enabled():
+            (g,) = torch.autograd.grad(outputs.sum(), self._input_leaf, retain_graph=True)
+        return g.detach()
+
+    def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """A value computed once per session and key (segmentations, smoothed derivatives, ...)."""
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    # ---- names and validation -----------------------------------------------------------
+    @property
+    def default_layer(self) -> str:
+        """The deepest selectable layer."""
+        return self.layers[-1].name
+
+    def layer_info(self, layer: str | None) -> LayerInfo:
+        """The selectable layer ``layer`` (None: the default); ValueError with close matches."""
+        if layer is None:
+            return self.layers[-1]
+        info = layers_.find(self.all_layers, layer)
+        if info not in self.layers:
+            raise ValueError(
+                f"layer: {layer!r} was left out by this session's layers=; valid: "
+                f"{', '.join(i.name for i in self.layers)}"
+            )
+        return info
+
+    def resolve_target(self, target: int | str | None) -> int:
+        """A class index from an index, a class name, or None (the top class)."""
+        if target is None:
+            return int(self.logits.argmax())
+        if isinstance(target, str):
+            if self.classes is None:
+                raise ValueError(f"target: {target!r} is a name but this session has no classes=; give an index")
+            lowered = [c.lower() for c in self.classes]
+            if target.lower() in lowered:
+                return lowered.index(target.lower())
+            import difflib
+
+            close = difflib.get_close_matches(target.lower(), lowered, n=5, cutoff=0.6)
+            raise ValueError(f"target: no class named {target!r}" + (f"; close: {', '.join(close)}" if close else ""))
+        if isinstance(target, bool) or not isinstance(target, (int, np.integer)):
+            raise TypeError(f"target: expected a class index (int), a class name or None, got {type(target).__name__}")
+        if not 0 <= int(target) < self.num_classes:
+            raise ValueError(f"target: {int(target)} is outside the classes 0..{self.num_classes - 1}")
+        return int(target)
+
+    def class_name(self, target: int) -> str:
+        return self.classes[target] if self.classes is not None else str(target)
+
+    def top(self, k: int = 5) -> list[tuple[int, str, float]]:
+        """The k most probable classes: ``[(class_index, class_name, probability), ...]``."""
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"k: expected a positive integer, got {k!r}")
+        probs = torch.softmax(self.logits.float(), dim=0)
+        values, indices = probs.topk(min(int(k), probs.numel()))
+        return [(int(i), self.class_name(int(i)), float(v)) for v, i in zip(values, indices)]
+
+    @property
+    def image_fingerprint(self) -> str:
+        """A stable hash of the image's pixels."""
+        digest = hashlib.blake2b(self.image.tobytes(), digest_size=12)
+        digest.update(str(self.image.shape).encode())
+        return digest.hexdigest()
+
+    @property
+    def model_fingerprint(self) -> str:
+        """A stable hash of the model's parameters and buffers (computed once per session)."""
+        if self._fingerprint is None:
+            digest = hashlib.blake2b(digest_size=12)
+            for name, tensor in self.model.state_dict().items():
+                digest.update(name.encode())
+                digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+            self._fingerprint = digest.hexdigest()
+        return self._fingerprint
+
+    # ---- explanations -------------------------------------------------------------------
+    def explain(
+        self,
+        method: str = "gradcam",
+        layer: str | None = None,
+        target: int | str | None = None,
+        channels: Channels = None,
+        region: Region = None,
+        **params: Any,
+    ) -> Explanation:
+        """Explain ``target`` at ``layer`` with ``method`` (see ``camwidget.engine.methods.available()``).
+
+        ``channels`` restricts the map to a subset of feature maps (weights unchanged);
+        ``region`` — ``(row0, col0, row1, col1)`` half-open on the layer's h × w grid, or a boolean
+        h × w mask — computes the weights from those neurons only.
+        """
+        from . import methods
+
+        spec = methods.get(method)
+        info = spec.resolve_layer(self, layer)
+        target_index = self.resolve_target(target)
+        index = channel_index(channels, info.channels)
+        mask = region_mask(region, info.grid)
+        result = spec.compute(self, info, target_index, index, mask, **spec.check_params(params))
+        return Explanation(
+            map=np.ascontiguousarray(result.map.detach().float().cpu().numpy()),
+            weights=None if result.weights is None else result.weights.detach().float().cpu().numpy(),
+            method=spec.name,
+            layer=info.name,
+            target=target_index,
+            image_size=tuple(self.image.shape[:2]),
+            channels=None if index is None else index.tolist(),
+            region=region_as_tuple(mask),
+            class_name=self.class_name(target_index),
+            mask=result.mask,
+            segments=result.segments,
+            params=dict(result.params),
+        )
+
+    def __repr__(self) -> str:
+        h, w = self.image.shape[:2]
+        return f"Session({type(self.model).__name__}, image {h}×{w}, {len(self.layers)} layers)"
