@@ -63,14 +63,21 @@ def discover(model: nn.Module, inputs: torch.Tensor) -> list[LayerInfo]:
         if _is_candidate(name, module, parent):
             candidates[name] = module
 
-    outputs: dict[str, torch.Tensor] = {}
+    outputs: dict[str, torch.Tensor] = {}  # what each module returned
+    handed: dict[str, torch.Tensor] = {}  # the fresh copy passed downstream in its place
     order: list[str] = []
 
     def make_hook(name: str):
         def hook(_module, _inputs, output):
-            if name not in outputs and isinstance(output, torch.Tensor):
-                outputs[name] = output
-                order.append(name)
+            if name in outputs or not isinstance(output, torch.Tensor):
+                return None
+            # hand a fresh tensor downstream and remember it: an in-place op after this module
+            # then cannot make two siblings look like one tensor, while a container that returns
+            # its last child's output still returns exactly the object recorded for that child
+            outputs[name] = output
+            handed[name] = output.clone()
+            order.append(name)
+            return handed[name]
         return hook
 
     handles = [m.register_forward_hook(make_hook(n)) for n, m in candidates.items()]
@@ -86,14 +93,16 @@ def discover(model: nn.Module, inputs: torch.Tensor) -> list[LayerInfo]:
             m.training = flag
 
     spatial = [n for n in order if outputs[n].dim() == 4 and outputs[n].shape[-2] * outputs[n].shape[-1] > 1]
-    # a container and its last descendant that return the very same tensor are one layer
-    aliases: dict[str, list[str]] = {n: [] for n in spatial}
-    for n in spatial:
-        for m in spatial:
-            if m != n and m.startswith(n + ".") and outputs[m] is outputs[n] and m in aliases:
-                aliases[n].append(m)
-    dropped = {a for n in aliases for a in aliases[n]}
-    kept = [n for n in spatial if n not in dropped]
+    # a container returns exactly what its last child handed on: one layer, the container's name
+    alias_of = {m: n for n in spatial for m in spatial if m.startswith(n + ".") and outputs[n] is handed[m]}
+
+    def canonical(name: str) -> str:
+        while name in alias_of:
+            name = alias_of[name]
+        return name
+
+    kept = [n for n in spatial if n not in alias_of]
+    aliases = {n: [m for m in spatial if m != n and canonical(m) == n] for n in kept}
     layers = [
         LayerInfo(n, tuple(int(s) for s in outputs[n].shape[1:]), depth, tuple(aliases[n]))
         for depth, n in enumerate(kept)

@@ -65,7 +65,8 @@ class Session:
             raise ValueError(f"preprocess: must return a 3×H×W or 1×3×H×W tensor, returned shape {tuple(x.shape)}")
         if not torch.isfinite(x).all():
             raise ValueError("image: the preprocessed tensor contains NaN or infinite values")
-        self.input: torch.Tensor = x.detach().to(self.device)
+        with torch.inference_mode(False):  # a normal tensor even when made under inference_mode()
+            self.input: torch.Tensor = x.detach().to(self.device).clone()
         self.all_layers: list[LayerInfo] = layers_.discover(model, self.input)
         if layers is not None:
             if isinstance(layers, str) or not len(layers):
@@ -100,7 +101,8 @@ class Session:
     def _ensure_forward(self) -> None:
         if self._logits is not None:
             return
-        x = self.input.clone().requires_grad_(True)
+        with _grad_enabled():
+            x = self.input.clone().requires_grad_(True)
         logits, captured = self.forward_batch(x, [i.name for i in self.layers])
         if self.classes is not None and len(self.classes) != logits.shape[1]:
             raise ValueError(f"classes: {len(self.classes)} names for a model with {logits.shape[1]} outputs")
