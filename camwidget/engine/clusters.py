@@ -17,8 +17,6 @@ cached per (layer, target, seed). See docs/inv.md for the choices made where the
 from __future__ import annotations
 
 import hashlib
-import time
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -166,7 +164,6 @@ def ward(embedding: np.ndarray) -> tuple[np.ndarray, int, float | None]:
     count = len(embedding)
     if np.ptp(embedding, axis=0).max() <= 0:
         return np.zeros(count, dtype=int), 1, None
-    # the full tree once; each n is a cut of the same tree
     best: tuple[float, int, np.ndarray] | None = None
     for n in CLUSTER_COUNTS:
         if n >= count:
@@ -310,12 +307,3 @@ def clusters_for_layers(session, layers: Sequence[str] | None = None, target: in
         result[name] = list(cluster_layer(session, name, target, seed, stages=False).clusters)
     progress.report(len(names), len(names), None)
     return result
-
-
-def _timed(fn, *args, **kwargs) -> tuple[Any, float]:
-    start = time.perf_counter()
-    value = fn(*args, **kwargs)
-    return value, time.perf_counter() - start
-
-
-warnings.filterwarnings("ignore", message=".*perplexity.*", module="openTSNE")

@@ -230,6 +230,12 @@ class Session:
             self._fingerprint = digest.hexdigest()
         return self._fingerprint
 
+    def clusters(self, layer: str | None = None, target: int | str | None = None, seed: int = 0) -> list:
+        """INV clusters of ``layer``'s feature maps, heaviest first (see ``engine.clusters``); cached."""
+        from .clusters import layer_clusters
+
+        return layer_clusters(self, layer, target, seed)
+
     # ---- explanations -------------------------------------------------------------------
     def explain(
         self,
