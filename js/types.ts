@@ -1,0 +1,66 @@
+// The slice of the anywidget model interface camwidget uses (AFM: get/set/on/off/save_changes/send).
+// Keeping it this small lets the unit tests drive every module with a fake model that records calls.
+
+export type Callback = (...args: unknown[]) => void;
+
+export interface Model {
+  get(name: string): any;
+  set(name: string, value: unknown): void;
+  on(event: string, cb: Callback): void;
+  off(event?: string | null, cb?: Callback | null): void;
+  save_changes(): void;
+  send?(content: unknown, callbacks?: unknown, buffers?: unknown[]): void;
+}
+
+/** One selectable layer, as Python's `layers` trait lists it (depth order). */
+export interface LayerEntry {
+  name: string;
+  shape: number[]; // [C, h, w]
+  depth: number;
+}
+
+/** Region in the layer's h×w grid: [row0, col0, row1, col1], half-open. */
+export type Region = [number, number, number, number];
+
+export interface ParamSchema {
+  type?: string; // "int" | "float" | "bool" | "str" | "choice"
+  default?: unknown;
+  min?: number;
+  max?: number;
+  step?: number;
+  choices?: unknown[];
+  label?: string;
+  help?: string;
+}
+
+export interface MethodEntry {
+  name: string;
+  label: string;
+  params: Record<string, ParamSchema>;
+}
+
+export interface TopEntry {
+  index: number;
+  name: string;
+  prob: number;
+}
+
+export interface HeatmapMeta {
+  shape?: number[];
+  request?: number;
+  layer?: string;
+  method?: string;
+  target?: number;
+  target_name?: string;
+  blank?: boolean;
+  mask_shape?: number[];
+}
+
+export interface AtlasMeta {
+  layer?: string;
+  order?: number[];
+  weights?: number[];
+  tile?: number[]; // [th, tw]
+  total?: number;
+  weight_kind?: string;
+}

@@ -1,0 +1,234 @@
+// camwidget's frontend entry point: builds the view from the small modules and wires them to the
+// anywidget model. Every user selection goes out through one `commit` (traits + a fresh request
+// id, one message); everything the kernel sends comes in through `change:` events.
+import { asBytes } from "./bytes";
+import { COLORMAPS } from "./colormaps";
+import { Overlay } from "./overlay";
+import { LayerStrip } from "./layer_strip";
+import { RegionSelector } from "./region";
+import { ChannelGrid } from "./channel_grid";
+import { ClassPicker } from "./class_picker";
+import { MethodPicker } from "./method_picker";
+import { StatusBar } from "./status";
+import { RequestTracker } from "./requests";
+import type { AtlasMeta, Callback, HeatmapMeta, LayerEntry, Model } from "./types";
+
+export interface PaintMark {
+  request: number;
+  layer: string | undefined;
+  t: number;
+}
+
+const now = () => (typeof performance !== "undefined" ? performance.now() : Date.now());
+
+function gridOf(layers: LayerEntry[], name: string): [number, number] | null {
+  const shape = layers.find((l) => l.name === name)?.shape;
+  if (!shape || shape.length < 3) return null;
+  return [shape[shape.length - 2], shape[shape.length - 1]];
+}
+
+export function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
+  const doc = el.ownerDocument;
+  const tracker = new RequestTracker(model);
+  const handlers: Array<[string, Callback]> = [];
+  const on = (events: string, cb: Callback) => {
+    for (const ev of events.split(" ")) {
+      model.on(ev, cb);
+      handlers.push([ev, cb]);
+    }
+  };
+  const layers = (): LayerEntry[] => model.get("layers") ?? [];
+
+  // ---- modules ---------------------------------------------------------------------------------
+  const status = new StatusBar(doc);
+  const overlay = new Overlay(doc);
+  const region = new RegionSelector(doc, (r) => {
+    tracker.commit({ region: r });
+    refreshStatus();
+  });
+  const strip = new LayerStrip(doc, (name) => {
+    region.setGrid(gridOf(layers(), name));
+    region.setRegion(null);
+    tracker.commit({ layer: name, region: null, channels: null });
+    refreshStatus();
+  });
+  const grid = new ChannelGrid(doc, (channels) => {
+    tracker.commit({ channels });
+    refreshStatus();
+  });
+  const classes = new ClassPicker(doc, (target) => {
+    tracker.commit({ target });
+    refreshStatus();
+  });
+  const methods = new MethodPicker(
+    doc,
+    (method) => {
+      tracker.commit({ method, params: {} });
+      refreshStatus();
+    },
+    (params) => {
+      tracker.commit({ params });
+      refreshStatus();
+    },
+  );
+
+  // View-only controls: they set synced traits but never a request id, so no kernel work.
+  const cmap = doc.createElement("select");
+  cmap.setAttribute("data-testid", "colormap-select");
+  cmap.setAttribute("aria-label", "Colormap");
+  for (const name of COLORMAPS) {
+    const o = doc.createElement("option");
+    o.value = name;
+    o.textContent = name;
+    cmap.append(o);
+  }
+  cmap.addEventListener("change", () => {
+    model.set("colormap", cmap.value);
+    model.save_changes();
+    applyView();
+  });
+  const opacity = doc.createElement("input");
+  opacity.type = "range";
+  opacity.min = "0";
+  opacity.max = "1";
+  opacity.step = "0.01";
+  opacity.setAttribute("data-testid", "opacity");
+  opacity.setAttribute("aria-label", "Opacity");
+  opacity.addEventListener("input", () => {
+    model.set("opacity", Number(opacity.value));
+    model.save_changes();
+    applyView();
+  });
+  const viewLabel = (text: string, control: HTMLElement) => {
+    const l = doc.createElement("label");
+    const s = doc.createElement("span");
+    s.textContent = text;
+    l.append(s, control);
+    return l;
+  };
+
+  // ---- layout ----------------------------------------------------------------------------------
+  const root = doc.createElement("div");
+  root.className = "cw-root";
+  const toolbar = doc.createElement("div");
+  toolbar.className = "cw-toolbar";
+  toolbar.append(methods.el, classes.el, viewLabel("Colormap", cmap), viewLabel("Opacity", opacity));
+  const stage = doc.createElement("div");
+  stage.className = "cw-stage";
+  stage.append(overlay.canvas, region.canvas);
+  const main = doc.createElement("div");
+  main.className = "cw-main";
+  main.append(stage, grid.el);
+  root.append(toolbar, main, strip.el, status.el, status.errorEl);
+  el.replaceChildren(root);
+
+  // ---- model → view ----------------------------------------------------------------------------
+  let paints = 0;
+  overlay.onPaint = () => {
+    const meta: HeatmapMeta = model.get("heatmap_meta") ?? {};
+    const mark: PaintMark = { request: Number(meta.request ?? 0), layer: meta.layer, t: now() };
+    paints += 1;
+    root.dataset.paints = String(paints);
+    root.dataset.paintedLayer = meta.layer ?? "";
+    root.dataset.paintedRequest = String(mark.request);
+    const g = globalThis as unknown as { __camwidgetPaints?: PaintMark[] };
+    (g.__camwidgetPaints ??= []).push(mark);
+    if (g.__camwidgetPaints.length > 1000) g.__camwidgetPaints.splice(0, 500);
+    if (typeof CustomEvent === "function") root.dispatchEvent(new CustomEvent("camwidget:paint", { detail: mark }));
+  };
+
+  const applyView = () => {
+    const name = String(model.get("colormap") ?? "jet");
+    const alpha = Number(model.get("opacity") ?? 0.5);
+    cmap.value = name;
+    opacity.value = String(alpha);
+    overlay.setView(alpha, name);
+    grid.setColormap(name);
+  };
+
+  const applyImage = () => {
+    const err = overlay.setImage(asBytes(model.get("image")), model.get("image_shape"));
+    const [h, w] = overlay.size;
+    region.setSize(h, w);
+    if (err) status.setError(err);
+  };
+
+  let paintQueued = false;
+  const applyHeatmap = () => {
+    paintQueued = false;
+    const meta: HeatmapMeta = model.get("heatmap_meta") ?? {};
+    if (!tracker.accept(meta.request)) return; // stale: older than what is on screen
+    const err = overlay.setHeatmap({
+      bytes: asBytes(model.get("heatmap")),
+      shape: meta.shape,
+      mask: asBytes(model.get("mask")),
+      maskShape: meta.mask_shape,
+      blank: Boolean(meta.blank),
+    });
+    if (err) status.setError(err);
+    refreshStatus();
+  };
+  // Several traits of one reply arrive in one message; paint once after all of them are set.
+  const queueHeatmap = () => {
+    if (paintQueued) return;
+    paintQueued = true;
+    Promise.resolve().then(applyHeatmap);
+  };
+
+  const applyLayers = () => {
+    strip.setLayers(layers());
+    applyLayer();
+  };
+  const applyLayer = () => {
+    const name = String(model.get("layer") ?? "");
+    strip.setLayer(name);
+    region.setGrid(gridOf(layers(), name));
+    region.setRegion(model.get("region"));
+  };
+
+  const refreshStatus = () => {
+    const busy = Boolean(model.get("busy")) || tracker.pending();
+    const text = String(model.get("status") ?? "");
+    status.setStatus(busy && !model.get("busy") ? `${text} · computing…` : text, busy);
+    return true;
+  };
+
+  on("change:image change:image_shape", applyImage);
+  on("change:heatmap change:heatmap_meta change:mask", queueHeatmap);
+  on("change:layers", applyLayers);
+  on("change:layer", applyLayer);
+  on("change:region", () => region.setRegion(model.get("region")));
+  on("change:channels", () => grid.setSelection(model.get("channels")));
+  on("change:channels_atlas change:atlas_meta", () =>
+    grid.setAtlas(asBytes(model.get("channels_atlas")), (model.get("atlas_meta") ?? {}) as AtlasMeta),
+  );
+  on("change:top", () => classes.setTop(model.get("top") ?? []));
+  on("change:classes", () => classes.setClasses(model.get("classes") ?? null));
+  on("change:target", () => classes.setTarget(model.get("target")));
+  on("change:methods", () => methods.setMethods(model.get("methods") ?? []));
+  on("change:method change:params", () => methods.setMethod(String(model.get("method") ?? ""), model.get("params")));
+  on("change:opacity change:colormap", applyView);
+  on("change:status change:busy change:answered change:request", refreshStatus);
+  on("change:error", () => status.setError(String(model.get("error") ?? "")));
+
+  // Initial state.
+  applyImage();
+  applyView();
+  applyLayers();
+  classes.setClasses(model.get("classes") ?? null);
+  classes.setTop(model.get("top") ?? []);
+  classes.setTarget(model.get("target"));
+  methods.setMethods(model.get("methods") ?? []);
+  methods.setMethod(String(model.get("method") ?? ""), model.get("params"));
+  grid.setAtlas(asBytes(model.get("channels_atlas")), (model.get("atlas_meta") ?? {}) as AtlasMeta);
+  grid.setSelection(model.get("channels"));
+  status.setError(String(model.get("error") ?? ""));
+  applyHeatmap();
+  refreshStatus();
+
+  return () => {
+    for (const [ev, cb] of handlers) model.off(ev, cb);
+  };
+}
+
+export default { render };
