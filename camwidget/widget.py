@@ -1,0 +1,431 @@
+"""CamWidget: the notebook view on an engine ``Session``, and ``explore(model, image)``.
+
+The widget holds no explanation logic: it validates what the browser (or Python) selects, asks the
+session for the map in one worker thread that always takes the newest pending state (a drag sends
+many values; only the latest is computed), and sends the answer as raw bytes. Colormap and opacity
+are drawn in the browser and never reach the session. See docs/widget-protocol.md.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import numpy as np
+import traitlets as t
+
+from . import _wire
+from .engine import Explanation, Session
+from .engine import methods as _methods
+from .engine import progress as _progress
+
+__all__ = ["CamWidget", "explore"]
+
+log = logging.getLogger(__name__)
+_STATIC = Path(__file__).parent / "static"
+
+#: Traits whose change asks the kernel for a new explanation.
+SELECTION = ("layer", "method", "target", "channels", "region", "params")
+#: Traits drawn in the browser only: they never trigger kernel work.
+VIEW = ("opacity", "colormap")
+#: How long a computation runs before the widget shows that it is working.
+BUSY_AFTER_S = 0.2
+
+
+class CamWidget(anywidget.AnyWidget):
+    """An interactive explanation of one image: layer strip, region selector, feature-map grid.
+
+    ``w.layer``, ``w.method``, ``w.target``, ``w.channels``, ``w.region``, ``w.params``,
+    ``w.opacity`` and ``w.colormap`` are synced both ways; ``w.explanation`` is the
+    :class:`~camwidget.Explanation` on screen. Invalid values (from Python or the browser) are
+    refused with a message in the widget's error area and the trait keeps its last valid value.
+    """
+
+    _esm = _STATIC / "widget.js"
+    _css = _STATIC / "widget.css"
+
+    # Kernel → browser (binary as raw bytes; shapes and metadata alongside).
+    image = t.Bytes(b"").tag(sync=True)
+    image_shape = t.List(t.Int(), default_value=[]).tag(sync=True)
+    heatmap = t.Bytes(b"").tag(sync=True)
+    heatmap_meta = t.Dict().tag(sync=True)
+    mask = t.Bytes(b"").tag(sync=True)
+    channels_atlas = t.Bytes(b"").tag(sync=True)
+    atlas_meta = t.Dict().tag(sync=True)
+    layers = t.List(t.Dict()).tag(sync=True)
+    top = t.List(t.Dict()).tag(sync=True)
+    classes = t.List(t.Unicode()).tag(sync=True)
+    methods = t.List(t.Dict()).tag(sync=True)
+    status = t.Unicode("").tag(sync=True)
+    error = t.Unicode("").tag(sync=True)
+    busy = t.Bool(False).tag(sync=True)
+    progress = t.Float(-1.0).tag(sync=True)
+    answered = t.Int(0).tag(sync=True)
+
+    # Browser ⇄ kernel: the selection (validated by observers, see _on_selection).
+    layer = t.Unicode("").tag(sync=True)
+    method = t.Unicode("gradcam++").tag(sync=True)
+    target = t.Any(None).tag(sync=True)
+    channels = t.Any(None).tag(sync=True)
+    region = t.Any(None).tag(sync=True)
+    params = t.Dict().tag(sync=True)
+    request = t.Int(0).tag(sync=True)
+
+    # View only.
+    opacity = t.Float(0.5).tag(sync=True)
+    colormap = t.Unicode("jet").tag(sync=True)
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        layer: str | None = None,
+        method: str = "gradcam++",
+        target: int | str | None = None,
+        channels: list[int] | None = None,
+        region: tuple[int, int, int, int] | None = None,
+        params: dict[str, Any] | None = None,
+        opacity: float = 0.5,
+        colormap: str = "jet",
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(session, Session):
+            raise TypeError(f"session: expected a camwidget.Session, got {type(session).__name__}")
+        super().__init__(**kwargs)
+        self.session = session
+        self._session_lock = threading.RLock()
+        self._cond = threading.Condition()
+        self._dirty = False
+        self._computing = False
+        self._closed = False
+        self._quiet = False  # set while the widget itself corrects a trait (no re-validation)
+        self._error_request = -1
+        self._explanation: Explanation | None = None
+        self._shown_key: str | None = None
+        self._atlas_key: str | None = None
+        self._last_progress = 0.0
+
+        image, shape = _wire.pack_image(session.image)
+        with self._session_lock:
+            top = session.top(5)
+        with self.hold_sync():
+            self.image = image
+            self.image_shape = shape
+            self.layers = [{"name": i.name, "shape": list(i.shape), "depth": i.depth} for i in session.layers]
+            self.classes = list(session.classes or [])
+            self.methods = [
+                {"name": m.name, "label": m.label, "params": _json_safe(m.params)} for m in _methods.available()
+            ]
+            self.top = [{"index": i, "name": n, "prob": p} for i, n, p in top]
+            # The initial selection: bad arguments raise here, like any constructor.
+            self._quiet = True
+            try:
+                self.layer = self._validated("layer", layer)
+                self.method = self._validated("method", method)
+                self.target = self._validated("target", target)
+                self.params = self._validated("params", params or {})
+                self.channels = self._validated("channels", channels)
+                self.region = self._validated("region", region)
+                self.opacity = _wire.check_opacity(opacity)
+                self.colormap = _wire.check_colormap(colormap)
+            finally:
+                self._quiet = False
+        self.observe(self._on_selection, names=list(SELECTION) + ["request"])
+        self.observe(self._on_view, names=list(VIEW))
+        self._worker = threading.Thread(target=self._run, name="camwidget-worker", daemon=True)
+        self._worker.start()
+        self._submit()
+
+    # ---- public -----------------------------------------------------------------------------
+    @property
+    def explanation(self) -> Explanation | None:
+        """The Explanation on screen (waits for a computation in flight, up to a minute)."""
+        self.wait(60)
+        return self._explanation
+
+    def wait(self, timeout: float | None = 60) -> bool:
+        """Block until the newest selection has been computed; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._dirty and not self._computing, timeout)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        super().close()
+
+    # ---- validation -------------------------------------------------------------------------
+    def _validated(self, name: str, value: Any) -> Any:
+        """The canonical form of a selection value, or ValueError/TypeError naming the trait."""
+        s = self.session
+        with self._session_lock:
+            if name == "layer":
+                if value is not None and not isinstance(value, str):
+                    raise TypeError(f"layer: expected a layer name, got {value!r}")
+                return s.layer_info(value or None).name
+            if name == "method":
+                return _methods.get(value).name
+            if name == "target":
+                return s.resolve_target(value)
+            if name == "channels":
+                return _wire.check_channels(value, s.layer_info(self.layer).shape[0])
+            if name == "region":
+                region = _wire.check_region(value, s.layer_info(self.layer).shape[1:])
+                return None if region is None else list(region)
+            if name == "params":
+                params = _wire.check_params(value)
+                _methods.get(self.method).check_params(params)
+                return params
+        raise KeyError(name)
+
+    def _set_quietly(self, name: str, value: Any) -> None:
+        self._quiet = True
+        try:
+            setattr(self, name, value)
+        finally:
+            self._quiet = False
+
+    def _refuse(self, name: str, old: Any, exc: Exception) -> None:
+        log.info("camwidget refused %s: %s", name, exc)
+        self._set_quietly(name, old)
+        self._error_request = self.request
+        with self.hold_sync():
+            self.error = str(exc)
+            self.answered = self.request
+
+    def _on_selection(self, change: dict) -> None:
+        if self._quiet:
+            return
+        name, new = change["name"], change["new"]
+        # ipywidgets locks the properties it is setting from a browser message.
+        from_browser = name in getattr(self, "_property_lock", {})
+        if name != "request":
+            if not from_browser:
+                # Python's own changes get a request id too, so the view knows what it waits for.
+                self._set_quietly("request", self.request + 1)
+            try:
+                value = self._validated(name, new)
+            except (ValueError, TypeError, KeyError) as exc:
+                self._refuse(name, change["old"], exc)
+                return
+            if _as_json(value) != _as_json(new):
+                self._set_quietly(name, value)
+            if name == "layer" and value != change["old"]:
+                # Channel indices and grid cells belong to the old layer.
+                if self.channels is not None:
+                    self._set_quietly("channels", None)
+                if self.region is not None:
+                    self._set_quietly("region", None)
+            if name == "method" and value != change["old"]:
+                schema = _methods.get(value).params
+                kept = {k: v for k, v in self.params.items() if k in schema}
+                if kept != self.params:
+                    self._set_quietly("params", kept)
+        self._submit()
+
+    def _on_view(self, change: dict) -> None:
+        if self._quiet:
+            return
+        check = _wire.check_opacity if change["name"] == "opacity" else _wire.check_colormap
+        try:
+            check(change["new"])
+        except (ValueError, TypeError) as exc:
+            self._set_quietly(change["name"], change["old"])
+            self.error = str(exc)
+
+    # ---- the worker: latest wins ---------------------------------------------------------------
+    def _submit(self) -> None:
+        with self._cond:
+            self._dirty = True
+            self._cond.notify_all()
+
+    def _superseded(self) -> bool:
+        return self._dirty or self._closed
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "layer": self.layer,
+            "method": self.method,
+            "target": self.target,
+            "channels": None if self.channels is None else list(self.channels),
+            "region": None if self.region is None else list(self.region),
+            "params": dict(self.params),
+            "request": int(self.request),
+        }
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._dirty or self._closed)
+                if self._closed:
+                    return
+                self._dirty = False
+                self._computing = True
+                state = self._state()
+            try:
+                self._answer(state)
+                if not self._superseded():
+                    self._send_atlas(state)
+            except _progress.Cancelled:
+                pass
+            except Exception as exc:  # a failing method must not take the widget down
+                if not self._superseded():
+                    log.warning("camwidget: %s failed", state["method"], exc_info=True)
+                    self._publish_error(state, exc)
+            finally:
+                with self._cond:
+                    self._computing = False
+                    self._cond.notify_all()
+
+    def _answer(self, state: dict[str, Any]) -> None:
+        key = _as_json({k: v for k, v in state.items() if k != "request"})
+        if key == self._shown_key:
+            self._finish(state)
+            return
+        label = _label(state["method"])
+        timer = threading.Timer(BUSY_AFTER_S, self._show_busy, args=(label,))
+        timer.daemon = True
+        timer.start()
+        try:
+            with self._session_lock, _progress.reporting(self._on_progress, cancelled=self._superseded):
+                e = self.session.explain(
+                    state["method"],
+                    layer=state["layer"],
+                    target=state["target"],
+                    channels=state["channels"],
+                    region=None if state["region"] is None else tuple(state["region"]),
+                    **state["params"],
+                )
+        finally:
+            timer.cancel()
+        display = self.image_shape
+        heatmap, shape = _wire.pack_map(e.map, display)
+        mask, mask_shape = _wire.pack_mask(e.mask, e.segments, display)
+        self._explanation = e
+        self._shown_key = key
+        with self.hold_sync():
+            self.heatmap = heatmap
+            self.mask = mask
+            self.heatmap_meta = {
+                "shape": shape,
+                "mask_shape": mask_shape,
+                "request": state["request"],
+                "layer": e.layer,
+                "method": e.method,
+                "target": e.target,
+                "target_name": e.class_name,
+                "blank": bool(e.blank),
+            }
+            self.status = _describe(e, label, self.session)
+            self._finish(state)
+
+    def _finish(self, state: dict[str, Any]) -> None:
+        with self.hold_sync():
+            if state["request"] > self._error_request:
+                self.error = ""
+            self.busy = False
+            self.progress = -1.0
+            self.answered = state["request"]
+
+    def _send_atlas(self, state: dict[str, Any]) -> None:
+        key = _as_json([state["layer"], state["method"], state["target"], state["params"]])
+        if key == self._atlas_key:
+            return
+        e = self._explanation
+        with self._session_lock:
+            if e is None or e.channels is not None or e.region is not None:
+                e = self.session.explain(state["method"], layer=state["layer"], target=state["target"], **state["params"])
+            acts = self.session.activations(state["layer"])
+        data, meta = _wire.pack_atlas(acts, e.weights)
+        meta["layer"] = state["layer"]
+        with self.hold_sync():
+            self.channels_atlas = data
+            self.atlas_meta = meta
+        self._atlas_key = key
+
+    def _publish_error(self, state: dict[str, Any], exc: Exception) -> None:
+        self._error_request = state["request"]
+        with self.hold_sync():
+            self.error = f"{_label(state['method'])} failed: {exc}"
+            self.busy = False
+            self.progress = -1.0
+            self.answered = state["request"]
+
+    def _show_busy(self, label: str) -> None:
+        if self._computing and not self._closed:
+            with self.hold_sync():
+                self.busy = True
+                self.status = f"computing {label}…"
+
+    def _on_progress(self, done: int, total: int, partial: Any = None) -> None:
+        now = time.monotonic()
+        if now - self._last_progress < 0.2 and done < total:
+            return
+        self._last_progress = now
+        with self.hold_sync():
+            self.busy = True
+            self.progress = float(done) / float(total) if total else -1.0
+            self.status = f"computing {_label(self.method)}… {done}/{total}"
+
+
+def _label(method: str) -> str:
+    try:
+        return _methods.get(method).label
+    except ValueError:
+        return method
+
+
+def _describe(e: Explanation, label: str, session: Session) -> str:
+    info = session.layer_info(e.layer) if e.layer else None
+    parts = [label]
+    if info is not None:
+        parts.append(f"{info.name} {'×'.join(map(str, info.shape))}")
+    parts.append(f"{e.class_name} (#{e.target})")
+    if e.channels is not None and info is not None:
+        parts.append(f"{len(e.channels)} of {info.shape[0]} feature maps")
+    if e.region is not None:
+        r0, c0, r1, c1 = e.region
+        parts.append(f"region rows {r0}–{r1 - 1}, cols {c0}–{c1 - 1}")
+    if e.blank:
+        parts.append("blank map (nothing positive)")
+    return " · ".join(parts)
+
+
+def _json_safe(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=lambda o: o.item() if isinstance(o, np.generic) else str(o)))
+
+
+def _as_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def explore(
+    model: Any = None,
+    image: Any = "chelsea",
+    *,
+    preprocess: Any = None,
+    classes: Any = None,
+    layers: Any = None,
+    **widget_options: Any,
+) -> CamWidget:
+    """Open the explorer on ``model`` and ``image`` in one call.
+
+    ``model=None`` takes the embedded default (EfficientNet-Lite0, ImageNet) with its preprocessing
+    and class names; ``image`` may be anything ``Session`` takes or the name of a sample image
+    (``"chelsea"``). Other keywords (``layer``, ``method``, ``target``, ``channels``, ``region``,
+    ``params``, ``opacity``, ``colormap``) go to :class:`CamWidget`.
+    """
+    from . import models, samples
+
+    if model is None:
+        model, default_preprocess, default_classes = models.default()
+        preprocess = default_preprocess if preprocess is None else preprocess
+        classes = default_classes if classes is None else classes
+    if isinstance(image, str) and not Path(image).exists():
+        image = samples.load(image)
+    session = Session(model, image, preprocess=preprocess, classes=classes, layers=layers)
+    return CamWidget(session, **widget_options)
