@@ -124,4 +124,4 @@ def weighted_sum(activations: torch.Tensor, weights: torch.Tensor, channels: tor
     return torch.relu(torch.einsum("k,khw->hw", weights.to(activations.dtype), activations))
 
 
-from . import cam, gradcam, inv, smooth, neurons  # noqa: E402,F401  (registration order = the widget's order)
+from . import cam, gradcam, inv, smooth, neurons, secam, lime  # noqa: E402,F401  (registration order = the widget's order)
