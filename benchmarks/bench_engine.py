@@ -1,0 +1,97 @@
+"""Engine speed and agreement (issue 2): layer switches, first explanation, one-layer Grad-CAM vs peers.
+
+Run: .venv/bin/python benchmarks/bench_engine.py   (or ./dev bench)
+Every time is a median, printed as a ratio to one no-grad forward pass and to the peers in the
+same run: these machines are noisy, a lone absolute time means little.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import camwidget as cw  # noqa: E402
+from common import forward_seconds, line, machine, median_seconds  # noqa: E402
+
+
+def bench(name: str, model: torch.nn.Module, preprocess, classes, layer: str) -> None:
+    from captum.attr import LayerGradCam
+    from pytorch_grad_cam import GradCAM as PGCGradCAM, GradCAMPlusPlus as PGCGradCAMPP
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+    from torchcam.methods import GradCAM as TorchcamGradCAM
+
+    image = cw.samples.load("chelsea")
+    x = preprocess(image)
+    same_input = lambda _image: x  # noqa: E731  every tool starts from the same tensor
+    fwd = forward_seconds(model, x)
+    print(f"\n== {name} at {tuple(x.shape[-2:])}, layer {layer!r}  ({machine()})")
+    print(line("no-grad forward (the unit)", fwd, fwd))
+
+    session = cw.Session(model, image, preprocess=same_input, classes=classes)
+    target = session.resolve_target(None)
+    session.explain("gradcam", layer=layer, target=target)
+    names = [i.name for i in session.layers]
+    state = {"i": 0}
+
+    def switch():
+        state["i"] += 1
+        session.explain("gradcam++", layer=names[state["i"] % len(names)], target=target)
+
+    print(line(f"layer switch, cached session ({len(names)} layers)", median_seconds(switch, 50, 5), fwd))
+    region = (0, 0, 3, 3)
+    print(line("region + channel subset change, cached", median_seconds(
+        lambda: session.explain("gradcam", layer=layer, target=target, region=region, channels=list(range(0, 64))), 50, 5), fwd))
+
+    def first_all():
+        cw.Session(model, image, preprocess=same_input, classes=classes).explain("gradcam", layer=layer, target=target)
+
+    print(line(f"first explanation, every layer ready ({len(names)})", median_seconds(first_all, 5), fwd))
+
+    def ours_one():
+        return cw.Session(model, image, preprocess=same_input, classes=classes, layers=[layer]).explain(
+            "gradcam", layer=layer, target=target)
+
+    module = dict(model.named_modules())[layer]
+
+    def torchcam_one():
+        with TorchcamGradCAM(model, target_layer=layer) as extractor:
+            scores = model(x)
+            return extractor(target, scores)
+
+    captum = LayerGradCam(model, module)
+
+    def captum_one():
+        return captum.attribute(x, target=target, relu_attributions=True)
+
+    ours_t = median_seconds(ours_one, 7)
+    torchcam_t = median_seconds(torchcam_one, 7)
+    captum_t = median_seconds(captum_one, 7)
+    print(line("one-layer Grad-CAM, camwidget", ours_t, fwd))
+    print(line("one-layer Grad-CAM, torchcam GradCAM", torchcam_t, fwd))
+    print(line("one-layer Grad-CAM, Captum LayerGradCam", captum_t, fwd))
+    print(f"{'ratio camwidget / torchcam':<58} {ours_t / torchcam_t:8.3f}   (target <= 1.0)")
+    print(f"{'ratio camwidget / Captum':<58} {ours_t / captum_t:8.3f}   (target <= 1.0)")
+
+    for method, peer in (("gradcam", PGCGradCAM), ("gradcam++", PGCGradCAMPP)):
+        with peer(model=model, target_layers=[module]) as cam:
+            theirs = cam(input_tensor=x.clone(), targets=[ClassifierOutputTarget(target)])[0]
+        ours = session.explain(method, layer=layer, target=target).upsampled(theirs.shape)
+        corr = float(np.corrcoef(ours.ravel(), theirs.ravel())[0, 1])
+        print(f"{'agreement with pytorch-grad-cam ' + peer.__name__ + ' (corr)':<58} {corr:8.5f}   (target >= 0.999)")
+
+
+def main() -> None:
+    torch.manual_seed(0)
+    model, preprocess, classes = cw.models.default()
+    bench("EfficientNet-Lite0 (ImageNet weights)", model, preprocess, classes, "bn2")
+    model, preprocess, classes = cw.models.torchvision("resnet50")  # random weights: speed only
+    bench("resnet50 (random weights)", model, preprocess, classes, "layer4")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+"""The command line explains to PNG / NPZ and reports bad input as a message, not a traceback."""
+from __future__ import annotations
+
+import numpy as np
+
+from camwidget.cli import main
+
+
+def test_explain_to_npz_and_png(tmp_path, capsys):
+    assert main(["explain", "chelsea", "--method", "gradcam", "--out", str(tmp_path / "e.npz")]) == 0
+    data = np.load(tmp_path / "e.npz")
+    assert data["map"].shape == (7, 7) and data["upsampled"].shape == (300, 451)
+    assert main(["explain", "chelsea", "--layer", "blocks.5", "--out", str(tmp_path / "e.png")]) == 0
+    assert (tmp_path / "e.png").stat().st_size > 1000
+
+
+def test_bad_layer_is_a_message(capsys):
+    assert main(["explain", "chelsea", "--layer", "blocks.55"]) == 2
+    assert "layer: 'blocks.55'" in capsys.readouterr().err
