@@ -5,14 +5,22 @@
     global_explanation(store, 285).plot()
 """
 
-from .global_ import GlobalExplanation, global_explanation
-from .store import Annotation, LabelStore, LabelStoreError, LabelValidationError
+from .cluster_scores import cluster_scores
+from .global_ import GlobalExplanation, Row, global_explanation
+from .scores import LabelScore, merge_clusters, merge_maps
+from .store import Annotation, ClassSummary, LabelStore, LabelStoreError, LabelValidationError
 
 __all__ = [
     "Annotation",
+    "ClassSummary",
     "GlobalExplanation",
+    "LabelScore",
     "LabelStore",
     "LabelStoreError",
     "LabelValidationError",
+    "Row",
+    "cluster_scores",
     "global_explanation",
+    "merge_clusters",
+    "merge_maps",
 ]

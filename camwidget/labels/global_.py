@@ -123,13 +123,20 @@ def global_explanation(
     layers: Sequence[str] | None = None,
     threshold: float = DEFAULT_THRESHOLD,
 ) -> GlobalExplanation:
-    """The global explanation of class ``target`` (index or name) from ``store``'s annotations.
+    """The global explanation of class ``target`` (index or name) from ``store``'s annotations
+    (a :class:`LabelStore`, or a path or URL to open one).
 
     ``embedder``: a sentence-transformers model name or path, a loaded model, or None for the
     packaged all-MiniLM-L6-v2. ``layers``: the layer order (default: the store's, by depth then
     name); store layers not in it are left out. Annotations of several models must be told
     apart with ``model_fingerprint``.
     """
+    if not hasattr(store, "annotations"):  # a path or URL
+        from .store import LabelStore
+
+        with LabelStore(store) as opened:
+            return global_explanation(opened, target, model_fingerprint=model_fingerprint,
+                                      embedder=embedder, layers=layers, threshold=threshold)
     annotations = store.annotations(target=target, model_fingerprint=model_fingerprint)
     if not annotations:
         raise ValueError(f"the label store has no annotations of class {target!r}"

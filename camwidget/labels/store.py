@@ -118,6 +118,8 @@ def _resolve_url(url: str | os.PathLike | URL | None) -> tuple[URL, Path | None]
         raise LabelStoreError(
             f"cannot open the label store {url!r}: expected a file path or a SQLAlchemy URL"
         )
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3 is the driver we ship
     path = None
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         if not parsed.database.startswith("file:"):

@@ -9,48 +9,15 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from label_fakes import FakeSession
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
-
-REPO = Path(__file__).resolve().parents[2]
-CLASSES = ["tabby cat", "sports car", "goldfish"]
-
-
-class FakeSession:
-    """The engine contract the store relies on: fingerprints, class names, resolve_target."""
-
-    def __init__(self, image="img-0", model="model-0", classes=CLASSES, default_target=0):
-        self.image_fingerprint = image
-        self.model_fingerprint = model
-        self.classes = list(classes) if classes is not None else None
-        self._default = default_target
-
-    def resolve_target(self, t):
-        if t is None:
-            return self._default
-        if isinstance(t, str):
-            if not self.classes or t not in self.classes:
-                raise ValueError(f"unknown class name {t!r}")
-            return self.classes.index(t)
-        if not 0 <= int(t) < (len(self.classes) if self.classes else 1000):
-            raise IndexError(f"class index {t} out of range")
-        return int(t)
-
-
-@dataclass
-class FakeCluster:
-    id: str
-    channels: tuple = (0, 1)
-    weight: float = 10.0
-
 
 @pytest.fixture
 def session():
@@ -137,9 +104,3 @@ def sqlite_url(tmp_path):
 def store_url(request):
     """The URL of an empty store, on each database."""
     return request.getfixturevalue(f"{request.param}_url")
-
-
-def child_env() -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    return env

@@ -19,7 +19,7 @@ _package = types.ModuleType("camwidget")
 _package.__path__ = [os.path.join(os.path.dirname(os.path.dirname(HERE)), "camwidget")]
 sys.modules.setdefault("camwidget", _package)
 
-from conftest import FakeCluster, FakeSession  # noqa: E402
+from label_fakes import FakeCluster, FakeSession  # noqa: E402
 
 from camwidget.labels import LabelStore  # noqa: E402
 

@@ -7,7 +7,7 @@ matplotlib.use("Agg")
 
 import numpy as np
 import pytest
-from conftest import FakeSession
+from label_fakes import FakeSession
 
 from camwidget.labels import GlobalExplanation, LabelStore, global_explanation
 from camwidget.labels.global_ import least_squares_slope
@@ -128,3 +128,23 @@ def test_plot_shows_labels_as_plain_text():
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+
+
+def test_global_explanation_opens_a_path(tmp_path, embedder):
+    path = tmp_path / "by-path.sqlite"
+    with LabelStore(path) as store:
+        store.annotate(FakeSession(), layer="l", cluster="c", text="fur", guess=0)
+    g = global_explanation(path, 0, embedder=embedder)
+    assert g.rows == [("l", "fur", 1.0)]
+
+
+def test_cluster_scores_for_the_clusters_view(store, embedder):
+    from camwidget.labels import cluster_scores
+
+    s = FakeSession(image="A")
+    by_cluster = cluster_scores(store, s, "blocks.4", embedder=embedder)
+    assert {cid: [(x.label, x.score) for x in scores] for cid, scores in by_cluster.items()} == {
+        "c1": [("fur", 1.0)], "c2": [("ear", 1.0)]}
+    raw = cluster_scores(store, FakeSession(image="B"), "blocks.6", group_synonyms=False)
+    assert [(x.label, x.score) for x in raw["c1"]] == [("pointy ears", pytest.approx(0.5))]
+    assert cluster_scores(store, s, "no-such-layer", group_synonyms=False) == {}

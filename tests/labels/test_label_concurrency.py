@@ -13,12 +13,19 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import FakeSession, child_env
+from label_fakes import FakeSession
 
 from camwidget.labels import LabelStore
 
 WRITER = str(Path(__file__).with_name("label_writer.py"))
+REPO = Path(__file__).resolve().parents[2]
 WORKERS, EACH = 4, 25
+
+
+def child_env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return env
 
 
 def _spawn(url: str, worker: int, count: int) -> subprocess.Popen:

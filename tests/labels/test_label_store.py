@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-from conftest import FakeCluster, FakeSession
+from label_fakes import FakeCluster, FakeSession
 from sqlalchemy import create_engine, text
 
 from camwidget.labels import LabelStore, LabelStoreError, LabelValidationError
@@ -193,3 +193,10 @@ def test_a_closed_store_says_so(sqlite_url, session):
     store.close()
     with pytest.raises(LabelStoreError, match="closed"):
         store.annotate(session, layer="l", cluster="c", text="fur")
+
+
+def test_plain_postgresql_urls_use_psycopg3():
+    from camwidget.labels.store import _resolve_url
+
+    for url in ("postgresql://u@h/db", "postgres://u@h/db"):
+        assert _resolve_url(url)[0].drivername == "postgresql+psycopg"
