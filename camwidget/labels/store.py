@@ -362,7 +362,14 @@ class LabelStore:
 
     # -- reading ---------------------------------------------------------------------------
 
+    _FILTERS = ("image_fingerprint", "model_fingerprint", "target", "layer", "cluster_id",
+                "annotator", "outcome")
+
     def _where(self, statement, filters: dict):
+        unknown = set(filters) - set(self._FILTERS)
+        if unknown:
+            raise TypeError(f"unknown filter(s) {', '.join(sorted(unknown))}; "
+                            f"filter by {', '.join(self._FILTERS)}")
         table = schema.annotations
         for column in ("image_fingerprint", "model_fingerprint", "layer", "cluster_id",
                        "annotator", "outcome"):

@@ -200,3 +200,9 @@ def test_plain_postgresql_urls_use_psycopg3():
 
     for url in ("postgresql://u@h/db", "postgres://u@h/db"):
         assert _resolve_url(url)[0].drivername == "postgresql+psycopg"
+
+
+def test_unknown_filters_are_refused(sqlite_url):
+    with LabelStore(sqlite_url) as store:
+        with pytest.raises(TypeError, match="unknown filter.*annotatr"):
+            store.count(annotatr="ana")
