@@ -32,7 +32,7 @@ export function formatWeight(w: number): string {
   if (!Number.isFinite(w)) return "–";
   const a = Math.abs(w);
   if (a === 0) return "0";
-  if (a >= 1000 || a < 0.001) return w.toExponential(1);
+  if (a >= 1000 || a < 0.01) return w.toExponential(1);
   return w.toPrecision(3);
 }
 
@@ -84,6 +84,7 @@ export class ChannelGrid {
   setAtlas(bytes: Uint8Array, meta: AtlasMeta): void {
     this.bytes = bytes;
     this.meta = meta ?? {};
+    this.el.dataset.layer = this.meta.layer ?? "";
     this.render();
   }
 
@@ -135,8 +136,11 @@ export class ChannelGrid {
       }
       const label = doc.createElement("span");
       label.className = "cw-tile-label";
-      label.textContent = `#${channel} ${formatWeight(Number(weights[i]))}`;
-      tile.append(canvas, label);
+      label.textContent = `#${channel}`;
+      const weight = doc.createElement("span");
+      weight.className = "cw-tile-weight";
+      weight.textContent = formatWeight(Number(weights[i]));
+      tile.append(canvas, label, weight);
       tile.addEventListener("click", (e) => {
         this.commit(clickSelection(this.selection, channel, (e as MouseEvent).shiftKey));
       });

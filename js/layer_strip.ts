@@ -67,6 +67,8 @@ export class LayerStrip {
     this.el.addEventListener("pointermove", (e) => this.onMove(e as PointerEvent));
     this.el.addEventListener("pointerup", (e) => this.onUp(e as PointerEvent));
     this.el.addEventListener("pointercancel", (e) => this.onUp(e as PointerEvent));
+    // The strip is built before it is on the page: reveal the current stop once it has a size.
+    if (typeof ResizeObserver === "function") new ResizeObserver(() => this.reveal()).observe(this.el);
   }
 
   get index(): number {
@@ -123,12 +125,17 @@ export class LayerStrip {
     const layer = this.layers[i];
     this.el.setAttribute("aria-valuetext", `${layer.name} ${shapeText(layer.shape)}`);
     this.el.dataset.layer = layer.name;
-    if (typeof stop.scrollIntoView === "function") {
-      try {
-        stop.scrollIntoView({ block: "nearest", inline: "nearest" });
-      } catch {
-        /* old engines */
-      }
+    this.reveal();
+  }
+
+  /** Scroll the strip (only the strip, never the page) so the current stop is visible. */
+  reveal(): void {
+    const stop = this.stops[this.current];
+    const strip = this.el;
+    if (!stop || !strip.clientWidth) return;
+    const left = stop.offsetLeft - strip.offsetLeft;
+    if (left < strip.scrollLeft || left + stop.offsetWidth > strip.scrollLeft + strip.clientWidth) {
+      strip.scrollLeft = Math.max(0, left - (strip.clientWidth - stop.offsetWidth) / 2);
     }
   }
 

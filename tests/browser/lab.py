@@ -1,0 +1,174 @@
+"""JupyterLab + headless Chromium for the end-to-end test and the browser benchmark.
+
+Starts JupyterLab on 127.0.0.1 (free port, random token, a temporary root directory and
+settings, no browser of its own), opens a notebook in Debian's chromium through Playwright and
+offers the few steps the tests need: run a cell, read a cell's output, find the widget.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+import nbformat
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def chromium_path() -> str | None:
+    for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_notebook(path: Path, sources: list[str]) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in sources]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nbformat.write(nb, str(path))
+
+
+@contextlib.contextmanager
+def jupyterlab(root: Path, timeout: float = 90) -> Iterator[str]:
+    """Run JupyterLab serving ``root``; yields the base URL with its token as ``?token=``."""
+    port, token = _free_port(), secrets.token_hex(16)
+    settings = root / ".lab-settings"
+    setting = settings / "@jupyterlab" / "apputils-extension"
+    setting.mkdir(parents=True, exist_ok=True)
+    (setting / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    # The kernel imports camwidget from this checkout, installed or not.
+    repo = str(Path(__file__).resolve().parents[2])
+    pythonpath = os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH", "")) if p)
+    env = dict(os.environ, JUPYTER_PLATFORM_DIRS="1", PYTHONUNBUFFERED="1", PYTHONPATH=pythonpath)
+    log = open(root / ".jupyterlab.log", "w")
+    cmd = [
+        sys.executable, "-m", "jupyterlab",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        "--ServerApp.open_browser=False",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        f"--LabApp.user_settings_dir={settings}",
+        f"--LabApp.workspaces_dir={root / '.lab-workspaces'}",
+        "--LabApp.news_url=",
+        "--ServerApp.allow_root=True",
+    ]
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"JupyterLab exited ({proc.returncode}):\n{(root / '.jupyterlab.log').read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError("JupyterLab did not start in time")
+            time.sleep(0.3)
+        yield f"{base}|{token}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        log.close()
+
+
+@contextlib.contextmanager
+def browser_page(executable: str, viewport=(1400, 1000)):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+            page = context.new_page()
+            yield page
+        finally:
+            browser.close()
+
+
+class Notebook:
+    """A notebook open in JupyterLab, driven through the page like a person would."""
+
+    def __init__(self, page, server: str, name: str):
+        base, token = server.split("|")
+        self.page = page
+        page.goto(f"{base}/lab/tree/{name}?token={token}", wait_until="domcontentloaded")
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
+        # The kernel is started, connected and idle.
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
+        page.locator(".jp-StatusBar-Widget", has_text="Idle").first.wait_for(timeout=90_000)
+
+    def cell(self, index: int):
+        return self.page.locator(".jp-Notebook .jp-Cell").nth(index)
+
+    def run(self, index: int, timeout: float = 120) -> str:
+        """Run cell ``index`` in place (Ctrl+Enter) and return its text output when it finished."""
+        cell = self.cell(index)
+        before = cell.locator(".jp-InputArea-prompt").inner_text().strip()
+        cell.locator(".jp-InputArea-editor").click()
+        self.page.keyboard.press("Control+Enter")
+        start = time.monotonic()
+        deadline = start + timeout
+        retried = False
+        while True:
+            prompt = cell.locator(".jp-InputArea-prompt").inner_text().strip()
+            if prompt != before and "*" not in prompt and prompt not in ("[ ]:", ""):
+                break
+            if not retried and prompt == before and time.monotonic() - start > 10:
+                # The key press went nowhere (the editor was not focused yet): press it again.
+                retried = True
+                cell.locator(".jp-InputArea-editor").click()
+                self.page.keyboard.press("Control+Enter")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"cell {index} did not finish (prompt {prompt!r})")
+            time.sleep(0.1)
+        return self.output(index)
+
+    def output(self, index: int) -> str:
+        outputs = self.cell(index).locator(".jp-OutputArea-output")
+        return "\n".join(outputs.nth(i).inner_text() for i in range(outputs.count()))
+
+    def error_outputs(self) -> list[str]:
+        """Text of every stderr or error output in the notebook."""
+        errors = self.page.locator(
+            ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'],"
+            " .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']"
+        )
+        return [errors.nth(i).inner_text() for i in range(errors.count())]
+
+
+def new_root() -> Path:
+    return Path(tempfile.mkdtemp(prefix="camwidget-lab-"))

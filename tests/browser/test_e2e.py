@@ -1,0 +1,147 @@
+"""End to end: the widget in JupyterLab, in headless Chromium, driven like a person would.
+
+Skipped only when no chromium is installed and we are not in CI (CI=true fails instead).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import lab  # noqa: E402
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "out" / "screenshots"
+
+CELLS = [
+    "import json\nimport camwidget as cw\n\nw = cw.explore()  # the default model on chelsea\nw",
+    "w.wait(60)\nprint(json.dumps({k: getattr(w, k) for k in "
+    "('layer', 'region', 'channels', 'target', 'method', 'error', 'request', 'answered')}))",
+    'w.layer = "blocks.3"',
+]
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    path = lab.chromium_path()
+    if path is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("chromium is not installed (apt-get install chromium); CI must run the browser tests")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    return path
+
+
+def _state(nb: lab.Notebook) -> dict:
+    out = nb.run(1).strip().splitlines()
+    assert out, "the state cell printed nothing"
+    return json.loads(out[-1])
+
+
+def _canvas_digest(page) -> str:
+    return page.evaluate(
+        """() => {
+        const c = document.querySelector('[data-testid=heatmap-canvas]');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let h = 0;
+        for (let i = 0; i < d.length; i += 7) h = (h * 31 + d[i]) | 0;
+        return c.width + 'x' + c.height + ':' + h;
+    }"""
+    )
+
+
+def _wait_painted(page, layer: str, timeout: float = 60_000) -> None:
+    page.wait_for_function(
+        "(layer) => document.querySelector('.cw-root')?.dataset.paintedLayer === layer",
+        arg=layer,
+        timeout=timeout,
+    )
+
+
+def test_widget_in_jupyterlab(chromium):
+    root = lab.new_root()
+    try:
+        lab.write_notebook(root / "e2e.ipynb", CELLS)
+        with lab.jupyterlab(root) as server, lab.browser_page(chromium) as page:
+            console_errors: list[str] = []
+            page.on("pageerror", lambda exc: console_errors.append(str(exc)))
+            nb = lab.Notebook(page, server, "e2e.ipynb")
+            nb.run(0, timeout=180)
+            assert nb.error_outputs() == []
+            page.wait_for_selector("[data-testid=heatmap-canvas]", timeout=60_000)
+            for testid in ("layer-strip", "class-select", "method-select", "region-selector", "channel-grid", "status"):
+                assert page.locator(f"[data-testid={testid}]").count() == 1, testid
+            state = _state(nb)
+            assert state["layer"] == "bn2" and state["method"] == "gradcam++" and state["error"] == ""
+            _wait_painted(page, "bn2")
+            before = _canvas_digest(page)
+
+            # 1. Drag the layer strip four stops to the left.
+            strip = page.locator("[data-testid=layer-strip]")
+            active = strip.locator(".cw-stop.cw-active")
+            index = int(active.get_attribute("data-index"))
+            goal = strip.locator(".cw-stop").nth(index - 4)
+            goal_layer = goal.get_attribute("data-layer")
+            a, b = active.bounding_box(), goal.bounding_box()
+            page.mouse.move(a["x"] + a["width"] / 2, a["y"] + a["height"] / 2)
+            page.mouse.down()
+            page.mouse.move(b["x"] + b["width"] / 2, b["y"] + b["height"] / 2, steps=12)
+            page.mouse.up()
+            _wait_painted(page, goal_layer)
+            assert _canvas_digest(page) != before, "the heatmap did not change after the layer drag"
+            state = _state(nb)
+            assert state["layer"] == goal_layer, state
+            assert strip.get_attribute("data-layer") == goal_layer
+
+            # 2. Drag a region on the image; it snaps to the layer's grid.
+            shape = [int(v) for v in goal.locator(".cw-stop-shape").inner_text().split("×")]
+            h, w = shape[1], shape[2]
+            box = page.locator("[data-testid=region-selector]").bounding_box()
+            (fx0, fy0), (fx1, fy1) = (0.27, 0.23), (0.63, 0.71)
+            page.mouse.move(box["x"] + fx0 * box["width"], box["y"] + fy0 * box["height"])
+            page.mouse.down()
+            page.mouse.move(box["x"] + fx1 * box["width"], box["y"] + fy1 * box["height"], steps=10)
+            page.mouse.up()
+            expected = [int(fy0 * h), int(fx0 * w), int(fy1 * h) + 1, int(fx1 * w) + 1]
+            state = _state(nb)
+            assert state["region"] == expected, (state, expected)
+            page.wait_for_function("() => document.querySelector('[data-testid=status]').textContent.includes('region')")
+
+            # 3. Click a feature-map thumbnail.
+            page.wait_for_function(
+                "(layer) => document.querySelector('[data-testid=channel-grid]').dataset.layer === layer",
+                arg=goal_layer,
+            )
+            tile = page.locator("[data-testid=channel-grid] .cw-tile").nth(0)
+            channel = int(tile.get_attribute("data-channel"))
+            tile.click()
+            state = _state(nb)
+            assert state["channels"] == [channel], state
+            assert state["region"] == expected and state["error"] == ""
+            page.wait_for_function("() => !document.querySelector('[data-testid=status]').classList.contains('cw-busy')")
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.locator(".cw-root").screenshot(path=str(SCREENSHOTS / "widget.png"))
+
+            # 4. Python sets the layer; the strip (and the map) follow.
+            nb.run(2)
+            page.wait_for_function(
+                "() => document.querySelector('[data-testid=layer-strip]').dataset.layer === 'blocks.3'",
+                timeout=30_000,
+            )
+            _wait_painted(page, "blocks.3")
+            assert "blocks.3" in strip.locator(".cw-stop.cw-active").inner_text()
+            state = _state(nb)
+            assert state["layer"] == "blocks.3" and state["region"] is None and state["channels"] is None
+
+            # Nothing went wrong anywhere.
+            assert nb.error_outputs() == []
+            assert page.locator("[data-testid=error]").is_hidden()
+            assert console_errors == []
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
