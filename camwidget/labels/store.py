@@ -258,8 +258,9 @@ class LabelStore:
         """Record what a person sees in one cluster; returns the stored annotation.
 
         ``session`` gives the image and model fingerprints, the class names and resolves
-        ``target`` (``None``: the session's default target) and ``guess``. ``cluster`` is a
-        cluster (its ``.id`` and ``.weight`` are used) or a cluster id. ``outcome`` is one of
+        ``target`` and ``guess``. ``cluster`` is a cluster (its ``.id`` and ``.weight`` are used,
+        and its ``.target`` where it has one) or a cluster id. ``target=None``: the cluster's
+        target, else the session's default target. ``outcome`` is one of
         ``win``, ``loss``, ``give-up``; left out, it follows from ``guess`` (none without one).
         Everything is validated before anything is written; the write is one transaction.
         """
@@ -320,6 +321,16 @@ class LabelStore:
 
         classes = getattr(session, "classes", None)
         target_index = _resolve(session, target, "target")
+        cluster_target = getattr(cluster, "target", None) if not isinstance(cluster, str) else None
+        if isinstance(cluster_target, int) and not isinstance(cluster_target, bool):
+            # a cluster computed for one class describes that class
+            if target is None:
+                target_index = _resolve(session, cluster_target, "target")
+            elif cluster_target != target_index:
+                raise LabelValidationError(
+                    f"cluster {cluster_id} was computed for class {cluster_target}, not for the "
+                    f"target {target!r} ({target_index})"
+                )
         guess_index = None if guess is None else _resolve(session, guess, "guess")
         correct = None if guess_index is None else guess_index == target_index
 
@@ -541,8 +552,10 @@ def _layer_depth(session: Any, layer: str) -> int | None:
 def _annotation(row) -> Annotation:
     values = {name: row[name] for name in _COLUMNS}
     created = values["created_at"]
-    if isinstance(created, datetime) and created.tzinfo is None:  # SQLite keeps no zone
-        values["created_at"] = created.replace(tzinfo=timezone.utc)
+    if isinstance(created, datetime):
+        # SQLite keeps no zone (we store UTC); PostgreSQL answers in the server's zone
+        values["created_at"] = (created.replace(tzinfo=timezone.utc) if created.tzinfo is None
+                                else created.astimezone(timezone.utc))
     if values["correct"] is not None:
         values["correct"] = bool(values["correct"])
     return Annotation(**values)

@@ -24,6 +24,7 @@ def test_annotation_records_everything(store_url, session):
     assert (a.reveal_step, a.guess, a.guess_name, a.correct, a.outcome) == (2, 0, "tabby cat", True, "win")
     assert (a.text, a.annotator) == ("pointy ears", "ana")
     assert a.created_at.tzinfo is not None and before <= a.created_at <= datetime.now(timezone.utc)
+    assert stored.created_at.utcoffset().total_seconds() == 0
 
 
 def test_outcomes_follow_the_guess(sqlite_url, session):
@@ -206,3 +207,14 @@ def test_unknown_filters_are_refused(sqlite_url):
     with LabelStore(sqlite_url) as store:
         with pytest.raises(TypeError, match="unknown filter.*annotatr"):
             store.count(annotatr="ana")
+
+
+def test_a_cluster_computed_for_a_class_annotates_that_class(sqlite_url, session):
+    cluster = FakeCluster("c7")
+    cluster.target = 2
+    with LabelStore(sqlite_url) as store:
+        assert store.annotate(session, layer="l", cluster=cluster, text="fins").target == 2
+        assert store.annotate(session, layer="l", cluster=cluster, text="fins", target="goldfish").target == 2
+        with pytest.raises(LabelValidationError, match="computed for class 2"):
+            store.annotate(session, layer="l", cluster=cluster, text="fins", target=0)
+        assert store.count() == 2
