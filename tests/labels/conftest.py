@@ -69,7 +69,8 @@ def postgres_server():
     subprocess.run(prefix + [f"{bindir}/initdb", "-D", str(data), "-U", "camwidget", "--auth=trust",
                              "-E", "UTF8", "--no-sync"],
                    check=True, capture_output=True)
-    options = f"-p {port} -c listen_addresses=127.0.0.1 -k {root} -c fsync=off"
+    # a non-UTC server zone, so the tests see times come back in UTC anyway
+    options = f"-p {port} -c listen_addresses=127.0.0.1 -k {root} -c fsync=off -c timezone=Asia/Tokyo"
     started = subprocess.run(prefix + [f"{bindir}/pg_ctl", "-D", str(data), "-l", str(log), "-o", options,
                                        "-w", "-t", "60", "start"], capture_output=True, text=True)
     if started.returncode != 0:
