@@ -123,6 +123,7 @@ class CamWidget(anywidget.AnyWidget):
             self.top = [{"index": i, "name": n, "prob": p} for i, n, p in top]
             # The initial selection: bad arguments raise here, like any constructor.
             self._quiet = True
+            ok = False
             try:
                 self.layer = self._validated("layer", layer)
                 self.method = self._validated("method", method)
@@ -132,8 +133,11 @@ class CamWidget(anywidget.AnyWidget):
                 self.region = self._validated("region", region)
                 self.opacity = _wire.check_opacity(opacity)
                 self.colormap = _wire.check_colormap(colormap)
+                ok = True
             finally:
                 self._quiet = False
+                if not ok:
+                    self.close()
         self.observe(self._on_selection, names=list(SELECTION) + ["request"])
         self.observe(self._on_view, names=list(VIEW))
         self._worker = threading.Thread(target=self._run, name="camwidget-worker", daemon=True)
@@ -153,9 +157,12 @@ class CamWidget(anywidget.AnyWidget):
             return self._cond.wait_for(lambda: not self._dirty and not self._computing, timeout)
 
     def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
+        """Stop the worker and close the comm (the view disappears)."""
+        cond = getattr(self, "_cond", None)  # None when __init__ failed half-way
+        if cond is not None:
+            with cond:
+                self._closed = True
+                cond.notify_all()
         super().close()
 
     # ---- validation -------------------------------------------------------------------------

@@ -1,0 +1,306 @@
+"""The widget's Python side, without a browser: what goes out, what comes in, what is refused.
+
+"From the frontend" means through ipywidgets' own message handler (``_handle_msg``), exactly as
+a browser's update arrives in the kernel.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import camwidget as cw
+from camwidget import _wire
+from camwidget.widget import CamWidget
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def from_frontend(w: CamWidget, **state) -> None:
+    """Deliver ``state`` the way a browser update reaches the kernel."""
+    w._handle_msg({"content": {"data": {"method": "update", "state": state, "buffer_paths": []}}, "buffers": []})
+
+
+@pytest.fixture
+def widget(tiny_session):
+    w = CamWidget(tiny_session, method="gradcam")
+    assert w.wait(30)
+    yield w
+    w.close()
+
+
+class Calls:
+    """Counts (and can break or slow down) the session's explain()."""
+
+    def __init__(self, session, delay: float = 0.0):
+        self.session, self.original, self.delay = session, session.explain, delay
+        self.layers: list[str] = []
+        self.fail_on: str | None = None
+        session.explain = self
+
+    def __call__(self, method, layer=None, **kw):
+        self.layers.append(layer)
+        if self.delay:
+            time.sleep(self.delay)
+        if layer is not None and layer == self.fail_on:
+            raise RuntimeError("the method broke")
+        return self.original(method, layer=layer, **kw)
+
+
+# ---- what goes out ---------------------------------------------------------------------------
+def test_heatmap_and_image_travel_as_bytes(widget, tiny_session):
+    from ipywidgets.widgets.widget import _remove_buffers
+
+    state, paths, buffers = _remove_buffers(widget.get_state())
+    for name in ("image", "heatmap", "channels_atlas"):
+        assert [name] in paths, f"{name} is not sent as a binary buffer"
+    large_text = [k for k, v in state.items() if isinstance(v, str) and len(v) > 1000 and not k.startswith("_")]
+    assert not large_text, f"{large_text} went out as text"
+    h, w = widget.image_shape
+    assert len(widget.image) == h * w * 3 and (h, w) == tiny_session.image.shape[:2]
+    e = widget.explanation
+    shape = widget.heatmap_meta["shape"]
+    assert shape == list(e.map.shape) and len(widget.heatmap) == shape[0] * shape[1]
+    sent = np.frombuffer(widget.heatmap, dtype=np.uint8).reshape(shape)
+    np.testing.assert_array_equal(sent, _wire.to_uint8(e.map))
+    assert widget.heatmap_meta["layer"] == e.layer == tiny_session.default_layer
+    assert widget.heatmap_meta["request"] == widget.answered == widget.request
+
+
+def test_static_traits_describe_the_session(widget, tiny_session):
+    assert [d["name"] for d in widget.layers] == [i.name for i in tiny_session.layers]
+    assert widget.layers[0]["shape"] == list(tiny_session.layers[0].shape)
+    names = [m["name"] for m in widget.methods]
+    assert names == [m.name for m in cw.engine.methods.available()]  # from the registry, not hard-coded
+    assert len(widget.top) == min(5, tiny_session.num_classes)
+    assert widget.top[0]["index"] == tiny_session.resolve_target(None)
+    meta = widget.atlas_meta
+    c = tiny_session.layer_info(widget.layer).shape[0]
+    assert meta["total"] == c and len(meta["order"]) == min(c, _wire.MAX_TILES)
+    th, tw = meta["tile"]
+    assert len(widget.channels_atlas) == len(meta["order"]) * th * tw
+    weights = meta["weights"]
+    assert weights == sorted(weights, reverse=True)
+
+
+# ---- Python sets, the state follows ------------------------------------------------------------
+def test_python_set_traits_update_the_state(widget, tiny_session):
+    request = widget.request
+    widget.layer = "features.2"
+    e = widget.explanation
+    assert e.layer == "features.2" and widget.heatmap_meta["layer"] == "features.2"
+    assert widget.request > request and widget.answered == widget.request
+    widget.region = (1, 2, 4, 6)
+    assert widget.explanation.region == (1, 2, 4, 6)
+    widget.channels = [3, 1]
+    assert widget.channels == [1, 3] and widget.explanation.channels == [1, 3]
+    widget.target = 2
+    assert widget.explanation.target == 2
+    widget.method = "gradcam++"
+    assert widget.explanation.method == "gradcam++"
+    expected = tiny_session.explain("gradcam++", layer="features.2", target=2, channels=[1, 3], region=(1, 2, 4, 6))
+    np.testing.assert_allclose(widget.explanation.map, expected.map)
+    # Channels and grid cells belong to a layer: changing the layer clears them.
+    widget.layer = "features.0"
+    assert widget.region is None and widget.channels is None
+    assert widget.explanation.layer == "features.0"
+    assert widget.error == ""
+
+
+def test_aliases_and_names_are_canonicalised(widget):
+    widget.layer = "features.4"  # an alias of "features"
+    assert widget.layer == "features"
+    widget.method = "GradCAM++".lower()
+    assert widget.method == "gradcam++"
+
+
+def test_bad_python_values_show_in_the_widget_and_keep_the_last_valid_state(widget):
+    widget.layer = "features.2"
+    widget.wait()
+    widget.layer = "no.such.layer"
+    assert widget.layer == "features.2" and "layer" in widget.error
+    widget.region = (0, 0, 99, 99)
+    assert widget.region is None and "region" in widget.error
+    widget.method = "nope"
+    assert widget.method == "gradcam" and "method" in widget.error
+    widget.target = 99
+    assert "target" in widget.error
+    widget.colormap = "rainbow-unicorn"
+    assert widget.colormap == "jet" and "colormap" in widget.error
+    # Still usable: the next valid value is computed and clears the error.
+    widget.region = (0, 0, 2, 2)
+    assert widget.explanation.region == (0, 0, 2, 2)
+    assert widget.error == ""
+
+
+def test_constructor_arguments_are_validated(tiny_session):
+    with pytest.raises(ValueError, match="layer"):
+        CamWidget(tiny_session, layer="nope")
+    with pytest.raises(ValueError, match="region"):
+        CamWidget(tiny_session, region=(0, 0, 50, 50))
+    with pytest.raises(TypeError, match="session"):
+        CamWidget("not a session")
+
+
+# ---- what comes in from the browser ------------------------------------------------------------
+def test_frontend_region_outside_the_grid_is_refused(widget):
+    before = widget.explanation
+    from_frontend(widget, region=[0, 0, 99, 99], request=7)
+    assert widget.wait()
+    assert widget.region is None  # the last valid state
+    assert "region" in widget.error and "grid" in widget.error
+    assert widget.answered == 7  # the view stops waiting
+    assert widget.explanation.region is None and widget.explanation.layer == before.layer
+    # The widget keeps working.
+    from_frontend(widget, region=[1, 1, 3, 3], request=8)
+    assert widget.wait()
+    assert widget.region == [1, 1, 3, 3] and widget.explanation.region == (1, 1, 3, 3)
+    assert widget.error == "" and widget.answered == 8
+
+
+@pytest.mark.parametrize(
+    "region",
+    [[0, 0, 0, 2], [3, 3, 1, 1], [-1, 0, 2, 2], [0, 0, 1.5, 2], "0,0,2,2", [0, 0, 2], {"a": 1}, [True, 0, 2, 2]],
+)
+def test_frontend_malformed_regions_are_refused(widget, region):
+    from_frontend(widget, region=region, request=3)
+    assert widget.region is None and widget.error.startswith("region")
+
+
+def test_frontend_channel_that_does_not_exist_is_refused(widget, tiny_session):
+    c = tiny_session.layer_info(widget.layer).shape[0]
+    from_frontend(widget, channels=[0, c], request=5)
+    assert widget.channels is None and "channels" in widget.error and str(c - 1) in widget.error
+    for bad in ([], ["1"], [1.5], "3", 3):
+        from_frontend(widget, channels=bad, request=6)
+        assert widget.channels is None and widget.error.startswith("channels")
+    from_frontend(widget, channels=[2, 0], request=9)
+    assert widget.wait()
+    assert widget.channels == [0, 2] and widget.explanation.channels == [0, 2] and widget.error == ""
+
+
+def test_frontend_target_by_name_and_params_are_validated(widget, tiny_session):
+    from_frontend(widget, target="no such class", request=4)
+    assert widget.target == tiny_session.resolve_target(None) and "target" in widget.error
+    from_frontend(widget, method="smooth-gradcam++", params={"n": 0}, request=5)
+    assert widget.method == "smooth-gradcam++" and widget.params == {} and "n" in widget.error
+    from_frontend(widget, params={"n": 2, "seed": 1}, request=6)
+    assert widget.wait()
+    assert widget.explanation.method == "smooth-gradcam++" and widget.error == ""
+    from_frontend(widget, params={"no_such_param": 1}, request=7)
+    assert "no_such_param" in widget.error and widget.params == {"n": 2, "seed": 1}
+
+
+def test_a_failing_method_shows_its_error_and_the_widget_recovers(widget, tiny_session):
+    calls = Calls(tiny_session)
+    calls.fail_on = "features.2"
+    from_frontend(widget, layer="features.2", request=11)
+    assert widget.wait()
+    assert "the method broke" in widget.error and widget.answered == 11
+    assert widget.explanation.layer != "features.2"  # the map on screen is the last good one
+    from_frontend(widget, layer="features.3", request=12)
+    assert widget.wait()
+    assert widget.explanation.layer == "features.3" and widget.error == ""
+    assert widget._worker.is_alive()
+
+
+def test_view_traits_do_no_kernel_work(widget, tiny_session):
+    calls = Calls(tiny_session)
+    request, heatmap = widget.request, widget.heatmap
+    widget.opacity = 0.8
+    widget.colormap = "viridis"
+    from_frontend(widget, opacity=0.25, colormap="inferno")
+    assert widget.wait()
+    time.sleep(0.1)
+    assert calls.layers == []
+    assert widget.request == request and widget.heatmap is heatmap
+    assert (widget.opacity, widget.colormap) == (0.25, "inferno")
+    from_frontend(widget, opacity=3.0)
+    assert widget.opacity == 0.25 and "opacity" in widget.error
+
+
+def test_latest_wins_while_dragging(widget, tiny_session):
+    calls = Calls(tiny_session, delay=0.05)
+    names = [i.name for i in tiny_session.layers]
+    sent = [names[i % len(names)] for i in range(1, 31)]
+    for request, name in enumerate(sent, start=100):
+        from_frontend(widget, layer=name, request=request)
+    assert widget.wait(30)
+    assert len(calls.layers) < len(sent) / 2, f"computed {len(calls.layers)} of {len(sent)} drag states"
+    assert widget.explanation.layer == sent[-1]
+    assert widget.answered == 129 and widget.heatmap_meta["request"] == 129
+
+
+def test_explain_runs_off_the_comm_thread(widget, tiny_session):
+    Calls(tiny_session, delay=0.5)
+    start = time.monotonic()
+    from_frontend(widget, layer="features.0", request=50)
+    assert time.monotonic() - start < 0.4, "the comm handler waited for the computation"
+    assert widget.wait(10) and widget.explanation.layer == "features.0"
+    assert threading.current_thread() is not widget._worker
+
+
+def test_explore_on_a_model_and_an_array(tiny_model, tiny_image):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from nets import tiny_preprocess
+
+    w = cw.explore(tiny_model, tiny_image, preprocess=tiny_preprocess, layer="features.2", colormap="gray")
+    try:
+        assert w.explanation.layer == "features.2" and w.colormap == "gray"
+    finally:
+        w.close()
+
+
+# ---- _wire -------------------------------------------------------------------------------------
+def test_wire_packing_caps_sizes():
+    big = np.zeros((1500, 3000, 3), dtype=np.uint8)
+    data, shape = _wire.pack_image(big)
+    assert max(shape) == _wire.MAX_IMAGE_SIDE and len(data) == shape[0] * shape[1] * 3
+    acts = torch.rand(300, 112, 112)
+    weights = np.arange(300, dtype=np.float32)
+    data, meta = _wire.pack_atlas(acts, weights)
+    assert meta["order"][:3] == [299, 298, 297] and len(meta["order"]) == _wire.MAX_TILES
+    assert max(meta["tile"]) <= _wire.MAX_TILE_SIDE
+    assert len(data) == _wire.MAX_TILES * meta["tile"][0] * meta["tile"][1]
+    data, meta = _wire.pack_atlas(torch.rand(4, 5, 6), None)
+    assert meta["weight_kind"] == "mean activation" and meta["tile"] == [5, 6]
+    data, shape = _wire.pack_map(np.random.rand(600, 900).astype(np.float32), (300, 450))
+    assert shape == [300, 450]
+    data, shape = _wire.pack_map(np.zeros((7, 7), np.float32), (300, 450))
+    assert data == bytes(49)
+
+
+def test_wire_mask_marks_selection_and_boundaries():
+    segments = np.zeros((4, 6), dtype=np.int32)
+    segments[:, 3:] = 1
+    mask = segments == 1
+    data, shape = _wire.pack_mask(mask, segments, (4, 6))
+    m = np.frombuffer(data, dtype=np.uint8).reshape(shape)
+    assert (m[:, 4:] & 1).all() and not (m[:, :3] & 1).any()
+    assert (m[:, 3] & 2).all() and not (m[:, 4:] & 2).any()
+    assert _wire.pack_mask(None, None, (4, 6)) == (b"", [])
+
+
+# ---- the notebook ------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_quickstart_notebook_runs(monkeypatch):
+    import nbformat
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    nb = nbformat.read(REPO / "notebooks" / "quickstart.ipynb", as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(REPO / "notebooks")}}).execute()
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            assert out.get("output_type") != "error", out
+            assert out.get("name") != "stderr", out.get("text")
+    printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert "gradcam blocks.5 281 tabby (2, 2, 5, 5) (7, 7)" in printed
