@@ -64,6 +64,15 @@ def test_synonyms_group_and_unrelated_labels_do_not(embedder):
     assert names["whiskers"] == names["long whiskers"] == "whisker"
 
 
+@pytest.mark.parametrize("class_name", [None, "sports car"])
+def test_cat_ears_and_pointy_ears_group_whatever_the_class(embedder, class_name):
+    raw = ["cat ears", "pointy ears", "wheels", "round wheels", "whiskers", "long whiskers",
+           "fur", "striped fur", "green eyes", "eyes"]
+    names = name_labels([p for text in raw for p in phrases(text, class_name)], embedder)
+    assert names["cat ears"] == names["pointy ears"] == "ear"
+    assert names["wheels"] == "wheel" != names["cat ears"]
+
+
 def test_three_labels_minimal_case(embedder):
     labels = [p for t in ("cat ears", "pointy ears", "wheels") for p in phrases(t, "cat")]
     names = name_labels(labels, embedder)
