@@ -12,7 +12,7 @@ export function coerceParam(schema: ParamSchema, raw: string | boolean): unknown
   }
   if (type === "int" || type === "float") {
     const text = String(raw).trim();
-    if (text === "") return undefined;
+    if (text === "") return schema.nullable || schema.default === null ? null : undefined;
     let v = Number(text);
     if (!Number.isFinite(v)) return undefined;
     if (type === "int") v = Math.round(v);
@@ -109,13 +109,14 @@ export class MethodPicker {
         control = input;
       }
       control.dataset.param = name;
+      if (spec.nullable || spec.default === null) control.setAttribute("placeholder", "auto");
       control.addEventListener("change", () => {
-        const raw =
-          control instanceof HTMLInputElement && control.type === "checkbox" ? control.checked : control.value;
+        const input = control as HTMLInputElement;
+        const raw = input.type === "checkbox" ? input.checked : control.value;
         const v = coerceParam(spec, raw);
         if (v === undefined) return;
         this.params = { ...this.params, [name]: v };
-        if (control instanceof HTMLInputElement && control.type === "number") control.value = String(v);
+        if (input.type === "number") input.value = v === null ? "" : String(v);
         this.onParams(this.params);
       });
       wrap.append(text, control);

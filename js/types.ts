@@ -29,6 +29,7 @@ export interface ParamSchema {
   max?: number;
   step?: number;
   choices?: unknown[];
+  nullable?: boolean;
   label?: string;
   help?: string;
 }

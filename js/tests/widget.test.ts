@@ -1,0 +1,165 @@
+// The whole view, rendered into happy-dom against a fake model: wiring, not pixels.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Window } from "happy-dom";
+import { render } from "../widget";
+import { FakeModel } from "./fake_model";
+
+const LAYERS = [
+  { name: "conv1", shape: [8, 16, 16], depth: 0 },
+  { name: "block1", shape: [16, 8, 8], depth: 1 },
+  { name: "head", shape: [32, 4, 4], depth: 2 },
+];
+
+function setup(extra: Record<string, unknown> = {}) {
+  const window = new Window();
+  const doc = window.document as unknown as Document;
+  const el = doc.createElement("div");
+  doc.body.append(el);
+  const model = new FakeModel({
+    image: new DataView(new Uint8Array(4 * 4 * 3).buffer),
+    image_shape: [4, 4],
+    heatmap: new DataView(new Uint8Array(16).buffer),
+    heatmap_meta: { shape: [4, 4], request: 0, layer: "head" },
+    mask: new DataView(new ArrayBuffer(0)),
+    channels_atlas: new DataView(new Uint8Array(3 * 4).buffer),
+    atlas_meta: { layer: "head", order: [7, 2, 5], weights: [0.9, 0.5, 0.1], tile: [2, 2], total: 32, weight_kind: "weight" },
+    layers: LAYERS,
+    top: [{ index: 3, name: "cat", prob: 0.6 }, { index: 1, name: "dog", prob: 0.3 }],
+    classes: ["a", "dog", "c", "cat", "e"],
+    methods: [
+      { name: "gradcam", label: "Grad-CAM", params: {} },
+      { name: "smooth", label: "Smooth", params: { n: { type: "int", default: 25, min: 1, label: "n" } } },
+    ],
+    layer: "head",
+    method: "gradcam",
+    target: 3,
+    channels: null,
+    region: null,
+    params: {},
+    request: 0,
+    answered: 0,
+    opacity: 0.5,
+    colormap: "jet",
+    status: "Grad-CAM · head",
+    error: "",
+    busy: false,
+    ...extra,
+  });
+  const cleanup = render({ model, el: el as unknown as HTMLElement });
+  const q = (id: string) => el.querySelector(`[data-testid=${id}]`) as unknown as HTMLElement;
+  return { window, doc, el, model, cleanup, q };
+}
+
+test("render builds every test hook and follows the initial state", () => {
+  const { q, el } = setup();
+  for (const id of ["heatmap-canvas", "layer-strip", "class-select", "method-select", "region-selector", "channel-grid", "status"]) {
+    assert.ok(q(id), id);
+  }
+  assert.equal(q("layer-strip").dataset.layer, "head");
+  assert.equal(el.querySelectorAll(".cw-stop").length, 3);
+  assert.equal(el.querySelector(".cw-stop .cw-stop-shape")!.textContent, "8×16×16");
+  assert.equal((q("method-select") as unknown as HTMLSelectElement).value, "gradcam");
+  assert.equal((q("class-select") as unknown as HTMLSelectElement).value, "3");
+  assert.equal(el.querySelectorAll(".cw-tile").length, 3);
+  assert.match(q("channel-grid").textContent ?? "", /top 3 of 32/);
+  assert.match(q("status").textContent ?? "", /Grad-CAM · head/);
+});
+
+test("arrow keys on the strip send layer + cleared selection + request in one message", () => {
+  const { q, model, window } = setup({ channels: [1], region: [0, 0, 2, 2] });
+  model.clear();
+  q("layer-strip").dispatchEvent(new window.KeyboardEvent("keydown", { key: "ArrowLeft" }) as unknown as Event);
+  assert.deepEqual(model.sets(), { layer: "block1", region: null, channels: null, request: 1 });
+  assert.equal(model.saves(), 1);
+  assert.equal(q("layer-strip").dataset.layer, "block1");
+  assert.match(q("status").textContent ?? "", /computing/);
+  // The kernel answers: no longer pending.
+  model.kernelSets({ answered: 1, status: "Grad-CAM · block1" });
+  assert.doesNotMatch(q("status").textContent ?? "", /computing/);
+});
+
+test("Python sets the layer: the strip follows without sending anything", () => {
+  const { q, model, el } = setup();
+  model.clear();
+  model.kernelSets({ layer: "conv1" });
+  assert.equal(q("layer-strip").dataset.layer, "conv1");
+  assert.ok(el.querySelector(".cw-stop.cw-active")!.textContent!.includes("conv1"));
+  assert.equal(model.saves(), 0);
+});
+
+test("thumbnails: click picks one, shift-click adds, buttons", () => {
+  const { el, model, window } = setup();
+  const tiles = el.querySelectorAll(".cw-tile");
+  model.clear();
+  (tiles[1] as unknown as HTMLElement).dispatchEvent(new window.MouseEvent("click") as unknown as Event);
+  assert.deepEqual(model.sets().channels, [2]);
+  (tiles[0] as unknown as HTMLElement).dispatchEvent(new window.MouseEvent("click", { shiftKey: true }) as unknown as Event);
+  assert.deepEqual(model.sets().channels, [2, 7]);
+  assert.equal(model.saves(), 2);
+  (el.querySelector("button[data-action=all]") as unknown as HTMLElement).click();
+  assert.equal(model.sets().channels, null);
+  (el.querySelector(".cw-k") as unknown as HTMLInputElement).value = "2";
+  (el.querySelector("button[data-action=top-k]") as unknown as HTMLElement).click();
+  assert.deepEqual(model.sets().channels, [2, 7]);
+  assert.ok(tiles[0].classList.contains("cw-selected") && tiles[2].classList.contains("cw-dim"));
+});
+
+test("method and class pickers commit; params render from the schema", () => {
+  const { q, model, el, window } = setup();
+  const method = q("method-select") as unknown as HTMLSelectElement;
+  model.clear();
+  method.value = "smooth";
+  method.dispatchEvent(new window.Event("change") as unknown as Event);
+  assert.deepEqual(model.sets(), { method: "smooth", params: {}, request: 1 });
+  model.kernelSets({ method: "smooth", params: {} });
+  const n = el.querySelector("input[data-param=n]") as unknown as HTMLInputElement;
+  assert.ok(n, "the n control is rendered from the schema");
+  assert.equal(n.value, "25");
+  n.value = "0";
+  n.dispatchEvent(new window.Event("change") as unknown as Event);
+  assert.deepEqual(model.sets().params, { n: 1 }); // clamped to min
+  const cls = q("class-select") as unknown as HTMLSelectElement;
+  cls.value = "1";
+  cls.dispatchEvent(new window.Event("change") as unknown as Event);
+  assert.equal(model.sets().target, 1);
+  const any = el.querySelector(".cw-class input") as unknown as HTMLInputElement;
+  any.value = "tabby";
+  any.dispatchEvent(new window.KeyboardEvent("keydown", { key: "Enter" }) as unknown as Event);
+  assert.equal(model.sets().target, "tabby"); // Python resolves names it does not know here
+  // A target outside the top-5 gets its own option.
+  model.kernelSets({ target: 4 });
+  assert.equal(cls.value, "4");
+});
+
+test("colormap and opacity are view-only: no request id, never pending", () => {
+  const { el, model, window, q } = setup();
+  model.clear();
+  const cmap = el.querySelector("[data-testid=colormap-select]") as unknown as HTMLSelectElement;
+  cmap.value = "viridis";
+  cmap.dispatchEvent(new window.Event("change") as unknown as Event);
+  const opacity = el.querySelector("[data-testid=opacity]") as unknown as HTMLInputElement;
+  opacity.value = "0.8";
+  opacity.dispatchEvent(new window.Event("input") as unknown as Event);
+  assert.deepEqual(model.sets(), { colormap: "viridis", opacity: 0.8 });
+  assert.doesNotMatch(q("status").textContent ?? "", /computing/);
+});
+
+test("errors from the kernel show in the error area, as text, and can be dismissed", () => {
+  const { el, model } = setup();
+  const area = el.querySelector("[data-testid=error]") as unknown as HTMLElement;
+  assert.equal(area.hidden, true);
+  model.kernelSets({ error: "region: <b>outside</b> the grid" });
+  assert.equal(area.hidden, false);
+  assert.equal(area.querySelector("span")!.textContent, "region: <b>outside</b> the grid");
+  assert.equal(area.querySelector("b"), null); // never parsed as HTML
+  (area.querySelector("button") as unknown as HTMLElement).click();
+  assert.equal(area.hidden, true);
+});
+
+test("cleanup removes every listener it added", () => {
+  const { model, cleanup } = setup();
+  assert.ok(model.listeners() > 0);
+  cleanup();
+  assert.equal(model.listeners(), 0);
+});
