@@ -28,6 +28,7 @@ a newer request cancels it there (``progress.Cancelled``), and nothing half-done
 from __future__ import annotations
 
 from collections import OrderedDict
+from numbers import Integral
 from typing import Any, Callable
 
 import torch
@@ -53,11 +54,11 @@ def default_sigma(x: torch.Tensor) -> float:
 
 def check_noise(n: Any, sigma: Any, batch_size: Any = 1) -> None:
     """ValueError naming the parameter for n < 1, σ < 0 (or not finite), batch_size < 1."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
         raise ValueError(f"n: the number of noisy copies must be an integer >= 1, got {n!r}")
     if sigma is not None and (isinstance(sigma, bool) or not float(sigma) >= 0 or sigma == float("inf")):
         raise ValueError(f"sigma: the noise standard deviation must be a finite number >= 0 (or None), got {sigma!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, Integral) or batch_size < 1:
         raise ValueError(f"batch_size: must be an integer >= 1, got {batch_size!r}")
 
 
