@@ -11,6 +11,7 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,11 @@ SELECTION = ("layer", "method", "target", "channels", "region", "params")
 VIEW = ("opacity", "colormap")
 #: How long a computation runs before the widget shows that it is working.
 BUSY_AFTER_S = 0.2
+#: The feature-map thumbnails follow once the selection has been still this long (a drag
+#: along the layer strip gets its maps first and the thumbnails when it stops).
+ATLAS_AFTER_S = 0.08
+#: Recent explanations kept for instant revisits (dragging back and forth along the strip).
+RECENT = 32
 
 
 class CamWidget(anywidget.AnyWidget):
@@ -108,6 +114,7 @@ class CamWidget(anywidget.AnyWidget):
         self._shown_key: str | None = None
         self._atlas_key: str | None = None
         self._last_progress = 0.0
+        self._recent: OrderedDict[str, Explanation] = OrderedDict()
 
         image, shape = _wire.pack_image(session.image)
         with self._session_lock:
@@ -276,7 +283,10 @@ class CamWidget(anywidget.AnyWidget):
             try:
                 self._answer(state)
                 if not self._superseded():
-                    self._send_atlas(state)
+                    with self._cond:
+                        self._cond.wait_for(self._superseded, ATLAS_AFTER_S)
+                    if not self._superseded():
+                        self._send_atlas(state)
             except _progress.Cancelled:
                 pass
             except Exception as exc:  # a failing method must not take the widget down
@@ -294,21 +304,29 @@ class CamWidget(anywidget.AnyWidget):
             self._finish(state)
             return
         label = _label(state["method"])
-        timer = threading.Timer(BUSY_AFTER_S, self._show_busy, args=(label,))
-        timer.daemon = True
-        timer.start()
-        try:
-            with self._session_lock, _progress.reporting(self._on_progress, cancelled=self._superseded):
-                e = self.session.explain(
-                    state["method"],
-                    layer=state["layer"],
-                    target=state["target"],
-                    channels=state["channels"],
-                    region=None if state["region"] is None else tuple(state["region"]),
-                    **state["params"],
-                )
-        finally:
-            timer.cancel()
+        e = self._recent.get(key)
+        if e is not None:
+            self._recent.move_to_end(key)
+        else:
+            timer = threading.Timer(BUSY_AFTER_S, self._show_busy, args=(label,))
+            timer.daemon = True
+            timer.start()
+            try:
+                with self._session_lock, _progress.reporting(self._on_progress, cancelled=self._superseded):
+                    e = self.session.explain(
+                        state["method"],
+                        layer=state["layer"],
+                        target=state["target"],
+                        channels=state["channels"],
+                        region=None if state["region"] is None else tuple(state["region"]),
+                        **state["params"],
+                    )
+            finally:
+                timer.cancel()
+            if e.map.nbytes <= 1 << 20:  # image-sized maps of segment methods are not kept
+                self._recent[key] = e
+                while len(self._recent) > RECENT:
+                    self._recent.popitem(last=False)
         display = self.image_shape
         heatmap, shape = _wire.pack_map(e.map, display)
         mask, mask_shape = _wire.pack_mask(e.mask, e.segments, display)

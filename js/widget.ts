@@ -16,7 +16,8 @@ import type { AtlasMeta, Callback, HeatmapMeta, LayerEntry, Model } from "./type
 export interface PaintMark {
   request: number;
   layer: string | undefined;
-  t: number;
+  t: number; // when the canvas was painted (performance.now())
+  received: number; // when the reply that was painted arrived
 }
 
 const now = () => (typeof performance !== "undefined" ? performance.now() : Date.now());
@@ -126,7 +127,7 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
   let paints = 0;
   overlay.onPaint = () => {
     const meta: HeatmapMeta = model.get("heatmap_meta") ?? {};
-    const mark: PaintMark = { request: Number(meta.request ?? 0), layer: meta.layer, t: now() };
+    const mark: PaintMark = { request: Number(meta.request ?? 0), layer: meta.layer, t: now(), received };
     paints += 1;
     root.dataset.paints = String(paints);
     root.dataset.paintedLayer = meta.layer ?? "";
@@ -154,6 +155,7 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
   };
 
   let paintQueued = false;
+  let received = 0;
   const applyHeatmap = () => {
     paintQueued = false;
     const meta: HeatmapMeta = model.get("heatmap_meta") ?? {};
@@ -171,6 +173,7 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
   // Several traits of one reply arrive in one message; paint once after all of them are set.
   const queueHeatmap = () => {
     if (paintQueued) return;
+    received = now();
     paintQueued = true;
     Promise.resolve().then(applyHeatmap);
   };
