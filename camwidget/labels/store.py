@@ -4,48 +4,41 @@ SQLite in the user's data directory by default (one person, several notebooks), 
 URL otherwise (PostgreSQL for a team). One transaction per annotation: an annotation is either
 stored whole or not at all.
 
-SQLite runs in WAL mode with a busy timeout and takes the write lock at the start of each
-writing transaction (``BEGIN IMMEDIATE``), so several processes writing at once wait for each
-other instead of failing, and a process killed mid-write leaves its transaction uncommitted
-and the file consistent. PostgreSQL uses plain transactions; the schema is created under an
-advisory lock so that several first-time openers do not race.
+How a store is opened (URLs, SQLite's WAL and write lock, PostgreSQL's schema lock) is in
+:mod:`.connection`; what an annotation must satisfy before it is written is in
+:mod:`.validation`. This module is the store's API: writing, reading, filtering, ordering.
 
 Label text is data: it is stored and returned as given (stripped), never formatted into HTML.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import re
-import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Iterator
 
-from sqlalchemy import create_engine, event, func, insert, select
-from sqlalchemy import text as sql
-from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import URL, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import schema
-from .schema import MAX_NAME, MAX_TEXT, OUTCOMES, REVEAL_STEPS, SCHEMA_VERSION
+from .connection import SQLITE_BUSY_TIMEOUT_S, _resolve_url, default_path, open_engine, prepare_schema
+from .errors import LabelStoreError, LabelValidationError
+from .validation import validated_row
 
-#: Seconds a SQLite writer waits for another process's write to finish before giving up.
-SQLITE_BUSY_TIMEOUT_S = 60
-#: Key of the PostgreSQL advisory lock held while the schema is created or checked.
-_PG_SCHEMA_LOCK = 0x63616D77  # "camw"
-
-
-class LabelStoreError(RuntimeError):
-    """The store cannot be opened, is of an unknown (newer) schema, or a write failed."""
-
-
-class LabelValidationError(LabelStoreError, ValueError):
-    """An annotation was refused before anything was written."""
+__all__ = [
+    "Annotation",
+    "ClassSummary",
+    "LabelStore",
+    "LabelStoreError",
+    "LabelValidationError",
+    "SQLITE_BUSY_TIMEOUT_S",
+    "default_path",
+    "layer_order",
+]
 
 
 @dataclass(frozen=True)
@@ -84,50 +77,6 @@ class ClassSummary:
 _COLUMNS = [f.name for f in fields(Annotation)]
 
 
-def default_path() -> Path:
-    """Where the default SQLite store lives: ``<user data dir>/camwidget/labels.sqlite``."""
-    try:
-        from platformdirs import user_data_dir
-
-        base = Path(user_data_dir("camwidget", appauthor=False))
-    except ImportError:  # platformdirs is optional; follow XDG by hand
-        xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-        base = Path(xdg) / "camwidget"
-    return base / "labels.sqlite"
-
-
-def _resolve_url(url: str | os.PathLike | URL | None) -> tuple[URL, Path | None]:
-    """The SQLAlchemy URL for ``url``, and the SQLite file path when it is one."""
-    if url is None:
-        path = default_path()
-        return make_url(f"sqlite:///{path}"), path
-    if isinstance(url, URL):
-        parsed = url
-    elif isinstance(url, os.PathLike) or (isinstance(url, str) and "://" not in url):
-        text_url = os.fspath(url)
-        if not text_url.strip():
-            raise LabelStoreError("cannot open the label store: the url is empty")
-        path = Path(text_url).expanduser().resolve()
-        return make_url(f"sqlite:///{path}"), path
-    elif isinstance(url, str):
-        try:
-            parsed = make_url(url)
-        except ArgumentError as e:
-            raise LabelStoreError(f"cannot open the label store {url!r}: {e}") from e
-    else:
-        raise LabelStoreError(
-            f"cannot open the label store {url!r}: expected a file path or a SQLAlchemy URL"
-        )
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3 is the driver we ship
-    path = None
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        if not parsed.database.startswith("file:"):
-            path = Path(parsed.database).expanduser().resolve()
-            parsed = parsed.set(database=str(path))
-    return parsed, path
-
-
 def _natural_key(name: str) -> list:
     """'blocks.10' after 'blocks.9': digits compare as numbers."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
@@ -161,31 +110,7 @@ class LabelStore:
     # -- connection ------------------------------------------------------------------------
 
     def _create_engine(self) -> Engine:
-        if self.dialect != "sqlite":
-            return create_engine(self.url, pool_pre_ping=True)
-        memory = self.path is None
-        engine = create_engine(
-            self.url,
-            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
-            **({"poolclass": StaticPool} if memory else {}),
-        )
-
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_connection, _record):
-            # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin.
-            dbapi_connection.isolation_level = None
-            cursor = dbapi_connection.cursor()
-            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_S * 1000}")
-            if not memory:
-                cursor.execute("PRAGMA journal_mode = WAL")
-            cursor.close()
-
-        @event.listens_for(engine, "begin")
-        def _on_begin(connection):
-            writing = connection.get_execution_options().get("camwidget_write", False)
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
-
-        return engine
+        return open_engine(self.url, self.path)
 
     @contextmanager
     def _transaction(self, *, write: bool):
@@ -199,24 +124,7 @@ class LabelStore:
 
     def _prepare_schema(self) -> None:
         with self._transaction(write=True) as connection:
-            if self.dialect == "postgresql":
-                connection.execute(sql("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_SCHEMA_LOCK})
-            schema.schema_version.create(connection, checkfirst=True)
-            found = connection.execute(select(func.max(schema.schema_version.c.version))).scalar()
-            if found is None:
-                schema.annotations.create(connection, checkfirst=True)
-                connection.execute(
-                    insert(schema.schema_version).values(
-                        version=SCHEMA_VERSION, created_at=datetime.now(timezone.utc)
-                    )
-                )
-            elif found > SCHEMA_VERSION:
-                raise LabelStoreError(
-                    f"the label store {self._shown} has schema version {found}, newer than "
-                    f"this camwidget understands ({SCHEMA_VERSION}); upgrade camwidget to use it"
-                )
-            elif found < SCHEMA_VERSION:  # pragma: no cover - no older version exists yet
-                schema.upgrade(connection, found)
+            prepare_schema(connection, self.dialect, self._shown)
 
     @property
     def schema_version(self) -> int:
@@ -287,88 +195,18 @@ class LabelStore:
 
     def _validated_row(self, session, *, layer, cluster, text, target, guess, reveal_step,
                        outcome, annotator, cluster_weight, layer_depth) -> dict:
-        image_fp = _name(getattr(session, "image_fingerprint", None), "session.image_fingerprint")
-        model_fp = _name(getattr(session, "model_fingerprint", None), "session.model_fingerprint")
-        layer = _name(layer, "layer")
-        label = _label_text(text)
-
-        if isinstance(cluster, str):
-            cluster_id = cluster
-        elif hasattr(cluster, "id"):
-            cluster_id = str(cluster.id)
-            if cluster_weight is None:
-                cluster_weight = getattr(cluster, "weight", None)
-        else:
-            raise LabelValidationError(
-                f"cluster must be a cluster (with an .id) or a cluster id string, not {cluster!r}"
-            )
-        cluster_id = _name(cluster_id, "cluster id")
-        if cluster_weight is not None:
-            try:
-                cluster_weight = float(cluster_weight)
-            except (TypeError, ValueError):
-                raise LabelValidationError(f"cluster weight must be a number, not {cluster_weight!r}") from None
-            if not math.isfinite(cluster_weight) or cluster_weight < 0:
-                raise LabelValidationError(
-                    f"cluster weight must be a finite percentage ≥ 0, not {cluster_weight}"
-                )
-
-        if isinstance(reveal_step, bool) or not isinstance(reveal_step, int) or reveal_step not in REVEAL_STEPS:
-            raise LabelValidationError(
-                f"reveal step must be an integer from {REVEAL_STEPS.start} to "
-                f"{REVEAL_STEPS.stop - 1}, not {reveal_step!r}"
-            )
-
-        classes = getattr(session, "classes", None)
-        target_index = _resolve(session, target, "target")
-        cluster_target = getattr(cluster, "target", None) if not isinstance(cluster, str) else None
-        if isinstance(cluster_target, int) and not isinstance(cluster_target, bool):
-            # a cluster computed for one class describes that class
-            if target is None:
-                target_index = _resolve(session, cluster_target, "target")
-            elif cluster_target != target_index:
-                raise LabelValidationError(
-                    f"cluster {cluster_id} was computed for class {cluster_target}, not for the "
-                    f"target {target!r} ({target_index})"
-                )
-        guess_index = None if guess is None else _resolve(session, guess, "guess")
-        correct = None if guess_index is None else guess_index == target_index
-
-        if outcome is None:
-            outcome = None if correct is None else ("win" if correct else "loss")
-        elif outcome not in OUTCOMES:
-            raise LabelValidationError(f"outcome must be one of {', '.join(OUTCOMES)} or None, not {outcome!r}")
-        elif outcome == "win" and correct is not True:
-            raise LabelValidationError("outcome 'win' needs a correct guess")
-        elif outcome != "win" and correct is True:
-            raise LabelValidationError(f"outcome {outcome!r} contradicts a correct guess")
-
-        if annotator is not None:
-            annotator = annotator.strip() if isinstance(annotator, str) else annotator
-            annotator = _name(annotator, "annotator") if annotator else None
-
-        if layer_depth is None:
-            layer_depth = _layer_depth(session, layer)
-        elif isinstance(layer_depth, bool) or not isinstance(layer_depth, int):
-            raise LabelValidationError(f"layer depth must be an integer, not {layer_depth!r}")
-
-        return dict(
-            image_fingerprint=image_fp,
-            model_fingerprint=model_fp,
-            target=target_index,
-            target_name=_class_name(classes, target_index),
+        return validated_row(
+            session,
             layer=layer,
-            layer_depth=layer_depth,
-            cluster_id=cluster_id,
-            cluster_weight=cluster_weight,
+            cluster=cluster,
+            text=text,
+            target=target,
+            guess=guess,
             reveal_step=reveal_step,
-            guess=guess_index,
-            guess_name=_class_name(classes, guess_index),
-            correct=correct,
             outcome=outcome,
-            text=label,
             annotator=annotator,
-            created_at=datetime.now(timezone.utc),
+            cluster_weight=cluster_weight,
+            layer_depth=layer_depth,
         )
 
     # -- reading ---------------------------------------------------------------------------
@@ -483,70 +321,6 @@ def layer_order(layers: list[tuple[str, int | None]]) -> list[str]:
 def _layer_order(pair) -> tuple:
     layer, depth = pair
     return (depth is None, depth if depth is not None else 0, _natural_key(layer))
-
-
-# -- validation helpers ------------------------------------------------------------------------
-
-
-def _name(value: Any, what: str) -> str:
-    if not isinstance(value, str):
-        raise LabelValidationError(f"{what} must be a string, not {value!r}")
-    if not value.strip():
-        raise LabelValidationError(f"{what} is empty")
-    if len(value) > MAX_NAME:
-        raise LabelValidationError(f"{what} is {len(value)} characters long; the limit is {MAX_NAME}")
-    if "\x00" in value:
-        raise LabelValidationError(f"{what} contains a NUL character")
-    return value
-
-
-def _label_text(text: Any) -> str:
-    if not isinstance(text, str):
-        raise LabelValidationError(f"label text must be a string, not {type(text).__name__}")
-    label = text.strip()
-    if not label:
-        raise LabelValidationError("label text is empty; write what the cluster shows")
-    if len(label) > MAX_TEXT:
-        raise LabelValidationError(
-            f"label text is {len(label)} characters long; the limit is {MAX_TEXT} characters"
-        )
-    if any(unicodedata.category(ch) == "Cc" for ch in label):
-        raise LabelValidationError("label text contains control characters (newlines, tabs, ...); write one line")
-    return label
-
-
-def _resolve(session: Any, value: Any, what: str) -> int:
-    try:
-        index = session.resolve_target(value)
-    except (ValueError, KeyError, IndexError, TypeError, LookupError) as e:
-        raise LabelValidationError(f"unknown {what} {value!r}: {e}") from e
-    if isinstance(index, bool) or not isinstance(index, int):
-        try:
-            index = int(index)  # numpy integers
-        except (TypeError, ValueError):
-            raise LabelValidationError(f"{what} {value!r} resolved to {index!r}, not a class index") from None
-    if index < 0:
-        raise LabelValidationError(f"{what} {value!r} resolved to a negative class index {index}")
-    return index
-
-
-def _class_name(classes, index: int | None) -> str | None:
-    if index is None or not classes or index >= len(classes):
-        return None
-    name = str(classes[index])
-    return name[:MAX_NAME]
-
-
-def _layer_depth(session: Any, layer: str) -> int | None:
-    """The layer's depth when the session lists its layers (name, depth); else None."""
-    try:
-        for info in getattr(session, "layers", None) or ():
-            if getattr(info, "name", None) == layer:
-                depth = getattr(info, "depth", None)
-                return int(depth) if depth is not None else None
-    except Exception:  # the layer list is a convenience here; never fail an annotation on it
-        return None
-    return None
 
 
 def _annotation(row) -> Annotation:
