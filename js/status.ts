@@ -5,6 +5,7 @@ export class StatusBar {
   readonly el: HTMLElement;
   private text: HTMLElement;
   private spinner: HTMLElement;
+  private bar: HTMLProgressElement;
   readonly errorEl: HTMLElement;
   private errorText: HTMLElement;
 
@@ -18,7 +19,11 @@ export class StatusBar {
     this.spinner.className = "cw-spinner";
     this.text = doc.createElement("span");
     this.text.className = "cw-status-text";
-    this.el.append(this.spinner, this.text);
+    this.bar = doc.createElement("progress");
+    this.bar.className = "cw-progress";
+    this.bar.max = 1;
+    this.bar.hidden = true;
+    this.el.append(this.spinner, this.text, this.bar);
 
     this.errorEl = doc.createElement("div");
     this.errorEl.className = "cw-error";
@@ -38,6 +43,13 @@ export class StatusBar {
     this.text.textContent = text;
     this.el.classList.toggle("cw-busy", busy);
     this.el.dataset.busy = busy ? "true" : "false";
+  }
+
+  /** Fraction done in [0, 1] for slow methods; anything else hides the bar. */
+  setProgress(fraction: number, busy: boolean): void {
+    const show = busy && Number.isFinite(fraction) && fraction >= 0 && fraction <= 1;
+    this.bar.hidden = !show;
+    if (show) this.bar.value = fraction;
   }
 
   setError(text: string): void {

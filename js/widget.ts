@@ -193,6 +193,7 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
     const busy = Boolean(model.get("busy")) || tracker.pending();
     const text = String(model.get("status") ?? "");
     status.setStatus(busy && !model.get("busy") ? `${text} · computing…` : text, busy);
+    status.setProgress(Number(model.get("progress") ?? -1), Boolean(model.get("busy")));
     return true;
   };
 
@@ -211,7 +212,7 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
   on("change:methods", () => methods.setMethods(model.get("methods") ?? []));
   on("change:method change:params", () => methods.setMethod(String(model.get("method") ?? ""), model.get("params")));
   on("change:opacity change:colormap", applyView);
-  on("change:status change:busy change:answered change:request", refreshStatus);
+  on("change:status change:busy change:progress change:answered change:request", refreshStatus);
   on("change:error", () => status.setError(String(model.get("error") ?? "")));
 
   // Initial state.
