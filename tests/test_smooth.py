@@ -76,19 +76,35 @@ def test_region_weights_come_from_the_region_only(tiny_session):
     np.testing.assert_allclose(e.weights, expected.float().numpy(), rtol=1e-6)
 
 
-def test_derivatives_are_computed_once_then_cached(tiny_session, monkeypatch):
+def test_derivatives_deep_layer_first_then_every_layer_once(tiny_session, monkeypatch):
     s = tiny_session
     s.logits  # the clean forward
-    calls = []
+    captured = []
     original = s.forward_batch
-    monkeypatch.setattr(s, "forward_batch", lambda *a, **k: calls.append(1) or original(*a, **k))
-    s.explain(SMOOTH, n=4, batch_size=2)
-    assert len(calls) == 2
+    monkeypatch.setattr(s, "forward_batch", lambda batch, names: captured.append(list(names)) or original(batch, names))
+    s.explain(SMOOTH, layer="features.3", n=4, batch_size=2)  # that layer and the deeper ones only
+    assert captured == [["features.3", "features"]] * 2
+    s.explain(SMOOTH, layer="features", n=4, channels=[0], region=(0, 0, 1, 1))  # deeper: cached
+    assert len(captured) == 2
+    s.explain(SMOOTH, layer="features.0", n=4, batch_size=4)  # shallower: every layer, once
+    assert captured[2:] == [[i.name for i in s.layers]]
     for info in s.layers:
         s.explain(SMOOTH, layer=info.name, n=4, channels=[0], region=(0, 0, 1, 1))
     sigma = 0.15 * float(s.input.max() - s.input.min())
     s.explain(SMOOTH, n=4, sigma=sigma, batch_size=1)  # same noise, spelt out: same cache entry
-    assert len(calls) == 2
+    assert len(captured) == 3
+
+
+def test_deep_first_and_every_layer_give_the_same_maps(tiny_model, tiny_image):
+    from nets import tiny_preprocess
+
+    deep_first = cw.Session(tiny_model, tiny_image, preprocess=tiny_preprocess)
+    every = cw.Session(tiny_model, tiny_image, preprocess=tiny_preprocess)
+    smoothed_derivatives(every, every.resolve_target(None), n=3)
+    for info in reversed(deep_first.layers):
+        a = deep_first.explain(SMOOTH, layer=info.name, n=3)
+        b = every.explain(SMOOTH, layer=info.name, n=3)
+        np.testing.assert_allclose(a.map, b.map, rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("params, name", [({"sigma": -0.1}, "sigma"), ({"n": 0}, "n"), ({"batch_size": 0}, "batch_size")])

@@ -18,8 +18,10 @@ the first) puts the *second* derivative there, so averaging derivatives means D2
 what torchcam's ``SmoothGradCAMpp`` uses. We use D2. With n = 1 and σ = 0 the method is exactly
 Grad-CAM++.
 
-The derivatives are cached per (target, n, σ, seed) for every layer at once, so after the first
-request every layer, channel subset and region is arithmetic on cached tensors. ``batch_size`` is a
+The derivatives are cached per (target, n, σ, seed). The first request computes them for its layer
+and every deeper one (the backward stops at the requested layer: for a deep layer that costs about
+the batched forwards alone); the first request for a shallower layer computes them for *every*
+layer at once. After that every layer, channel subset and region is arithmetic on cached tensors. ``batch_size`` is a
 speed knob only (the result is the same up to float rounding). Between batches the method calls
 ``progress.report(done, n, partial)``, ``partial`` being the :class:`Result` for the requested
 layer / channels / region from the copies done so far (so a widget can refine progressively);
@@ -93,22 +95,35 @@ def smoothed_derivatives(
     seed: int = 0,
     batch_size: int = DEFAULT_BATCH_SIZE,
     partial: Callable[[int, Callable[[str], tuple]], Any] | None = None,
+    layer: str | None = None,
 ) -> Derivatives:
-    """D1, D2, D3 (float64, C × h × w) of ``target``'s logit for every session layer, cached.
+    """D1, D2, D3 (float64, C × h × w) of ``target``'s logit per layer name, cached per (target, n, σ, seed).
 
-    After each batch, ``progress.report(done, n, partial(done, so_far))`` where ``so_far(layer)``
+    Which layers: with ``layer=None``, every session layer. With a ``layer``, a first computation
+    covers that layer and every deeper one only — the backward then stops there, which for the
+    deepest layers is nearly free, so one deep layer costs about the batched forwards alone — and
+    a later request for a shallower layer computes *every* layer, so a drag through the layers
+    pays at most once more.
+
+    After each batch, ``progress.report(done, n, partial(done, so_far))`` where ``so_far(name)``
     gives that layer's (D1, D2, D3) from the copies done so far; ``partial`` is only called when
-    somebody listens. A cancellation raised there leaves nothing cached.
+    somebody listens. A cancellation raised there leaves the cache as it was.
     """
     check_noise(n, sigma, batch_size)
     sigma = default_sigma(session.input) if sigma is None else float(sigma)
     store = _lru(session, "smooth-gradcam++ derivatives")
     key = (int(target), int(n), sigma, int(seed))
-    if key in store:
+    cached = store.get(key)
+    wanted = session.layer_info(layer).name if layer is not None else None
+    if cached is not None and (wanted in cached if wanted else len(cached) == len(session.layers)):
         store.move_to_end(key)
-        return store[key]
+        return cached
+    if cached is None and wanted is not None:
+        depth = session.layer_info(wanted).depth
+        names = [info.name for info in session.layers if info.depth >= depth]
+    else:
+        names = [info.name for info in session.layers]
 
-    names = [info.name for info in session.layers]
     sums: dict[str, list[torch.Tensor]] = {}
     for done, batch in noisy_batches(session.input, n, sigma, seed, batch_size):
         logits, captured = session.forward_batch(batch, names)
@@ -149,7 +164,7 @@ def _smooth_gradcampp(session, layer, target, channels, region, n, sigma, seed, 
         weights = gradcampp_weights(activations.double(), d1, d2, d3, region).float()
         return Result(weighted_sum(activations, weights, channels), weights, params={**params, "done": done})
 
-    derivatives = smoothed_derivatives(session, target, n, sigma, seed, batch_size, partial=result)
+    derivatives = smoothed_derivatives(session, target, n, sigma, seed, batch_size, partial=result, layer=layer.name)
     final = result(n, derivatives.__getitem__)
     del final.params["done"]
     return final
