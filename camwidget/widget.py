@@ -12,8 +12,9 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import anywidget
 import numpy as np
@@ -101,6 +102,10 @@ class CamWidget(anywidget.AnyWidget):
     ) -> None:
         if not isinstance(session, Session):
             raise TypeError(f"session: expected a camwidget.Session, got {type(session).__name__}")
+        # Trait changes come from the kernel's main thread (cells, browser messages) and from the
+        # worker; ipywidgets' hold_sync bookkeeping is not thread-safe, so changes and batches
+        # take turns (see notify_change and _batch).
+        self._sync_lock = threading.RLock()
         super().__init__(**kwargs)
         self.session = session
         self._session_lock = threading.RLock()
@@ -172,28 +177,44 @@ class CamWidget(anywidget.AnyWidget):
                 cond.notify_all()
         super().close()
 
+    def notify_change(self, change: Any) -> None:
+        lock = self.__dict__.get("_sync_lock")
+        if lock is None:
+            return super().notify_change(change)
+        with lock:
+            super().notify_change(change)
+
+    @contextmanager
+    def _batch(self) -> Iterator[None]:
+        """Send the traits set inside as one message, without interleaving other threads."""
+        with self._sync_lock, self.hold_sync():
+            yield
+
     # ---- validation -------------------------------------------------------------------------
     def _validated(self, name: str, value: Any) -> Any:
-        """The canonical form of a selection value, or ValueError/TypeError naming the trait."""
+        """The canonical form of a selection value, or ValueError/TypeError naming the trait.
+
+        Pure look-ups (no model run: the forward happened in __init__), so the kernel's main
+        thread never waits for a computation in the worker.
+        """
         s = self.session
-        with self._session_lock:
-            if name == "layer":
-                if value is not None and not isinstance(value, str):
-                    raise TypeError(f"layer: expected a layer name, got {value!r}")
-                return s.layer_info(value or None).name
-            if name == "method":
-                return _methods.get(value).name
-            if name == "target":
-                return s.resolve_target(value)
-            if name == "channels":
-                return _wire.check_channels(value, s.layer_info(self.layer).shape[0])
-            if name == "region":
-                region = _wire.check_region(value, s.layer_info(self.layer).shape[1:])
-                return None if region is None else list(region)
-            if name == "params":
-                params = _wire.check_params(value)
-                _methods.get(self.method).check_params(params)
-                return params
+        if name == "layer":
+            if value is not None and not isinstance(value, str):
+                raise TypeError(f"layer: expected a layer name, got {value!r}")
+            return s.layer_info(value or None).name
+        if name == "method":
+            return _methods.get(value).name
+        if name == "target":
+            return s.resolve_target(value)
+        if name == "channels":
+            return _wire.check_channels(value, s.layer_info(self.layer).shape[0])
+        if name == "region":
+            region = _wire.check_region(value, s.layer_info(self.layer).shape[1:])
+            return None if region is None else list(region)
+        if name == "params":
+            params = _wire.check_params(value)
+            _methods.get(self.method).check_params(params)
+            return params
         raise KeyError(name)
 
     def _set_quietly(self, name: str, value: Any) -> None:
@@ -207,7 +228,7 @@ class CamWidget(anywidget.AnyWidget):
         log.info("camwidget refused %s: %s", name, exc)
         self._set_quietly(name, old)
         self._error_request = self.request
-        with self.hold_sync():
+        with self._batch():
             self.error = str(exc)
             self.answered = self.request
 
@@ -332,7 +353,7 @@ class CamWidget(anywidget.AnyWidget):
         mask, mask_shape = _wire.pack_mask(e.mask, e.segments, display)
         self._explanation = e
         self._shown_key = key
-        with self.hold_sync():
+        with self._batch():
             self.heatmap = heatmap
             self.mask = mask
             self.heatmap_meta = {
@@ -349,7 +370,7 @@ class CamWidget(anywidget.AnyWidget):
             self._finish(state)
 
     def _finish(self, state: dict[str, Any]) -> None:
-        with self.hold_sync():
+        with self._batch():
             if state["request"] > self._error_request:
                 self.error = ""
             self.busy = False
@@ -367,14 +388,14 @@ class CamWidget(anywidget.AnyWidget):
             acts = self.session.activations(state["layer"])
         data, meta = _wire.pack_atlas(acts, e.weights)
         meta["layer"] = state["layer"]
-        with self.hold_sync():
+        with self._batch():
             self.channels_atlas = data
             self.atlas_meta = meta
         self._atlas_key = key
 
     def _publish_error(self, state: dict[str, Any], exc: Exception) -> None:
         self._error_request = state["request"]
-        with self.hold_sync():
+        with self._batch():
             self.error = f"{_label(state['method'])} failed: {exc}"
             self.busy = False
             self.progress = -1.0
@@ -382,7 +403,7 @@ class CamWidget(anywidget.AnyWidget):
 
     def _show_busy(self, label: str) -> None:
         if self._computing and not self._closed:
-            with self.hold_sync():
+            with self._batch():
                 self.busy = True
                 self.status = f"computing {label}…"
 
@@ -391,7 +412,7 @@ class CamWidget(anywidget.AnyWidget):
         if now - self._last_progress < 0.2 and done < total:
             return
         self._last_progress = now
-        with self.hold_sync():
+        with self._batch():
             self.busy = True
             self.progress = float(done) / float(total) if total else -1.0
             self.status = f"computing {_label(self.method)}… {done}/{total}"
