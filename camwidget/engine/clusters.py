@@ -22,6 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 from torch import nn
 
 from . import progress
@@ -253,12 +254,14 @@ def _compute(session, layer: str, target: int, seed: int, stages: bool) -> Clust
     if len(survivors) < MIN_MAPS:
         return finish([survivors], None, None, 1, None,
                       f"only {len(survivors)} feature map(s) survive pruning (< {MIN_MAPS}); they form one cluster")
-    points = features(activations[list(survivors)], seed)
-    tell(1, steps)
-    embedding = embed(points, seed)
-    tell(2, steps)
-    labels, n, silhouette = ward(embedding)
-    tell(3, steps)
+    # small matrices: BLAS / OpenMP threads only add contention (2× slower on a busy 2-core machine)
+    with threadpool_limits(limits=1):
+        points = features(activations[list(survivors)], seed)
+        tell(1, steps)
+        embedding = embed(points, seed)
+        tell(2, steps)
+        labels, n, silhouette = ward(embedding)
+        tell(3, steps)
     groups = [tuple(s for s, lab in zip(survivors, labels) if lab == c) for c in range(n)]
     groups = [g for g in groups if g]
     note = "" if n > 1 else "every surviving map embeds at the same point; they form one cluster"
