@@ -44,12 +44,14 @@ LAYER = "features.3"
 
 def test_weights_of_a_layer_sum_to_100(wide_session):
     for info in wide_session.layers:
-        clustering = inv.cluster_layer(wide_session, info.name)
-        assert clustering.weights.shape == (info.channels,)
-        assert clustering.weights.sum() == pytest.approx(100.0, abs=1e-6)
-        assert (clustering.weights >= 0).all()
-        for c in clustering.clusters:
-            assert c.weight == pytest.approx(float(clustering.weights[list(c.channels)].sum()))
+        weights = inv.map_weights(wide_session.activations(info.name), wide_session.gradients(info.name))
+        assert weights.shape == (info.channels,)
+        assert weights.sum() == pytest.approx(100.0, abs=1e-6)
+        assert (weights >= 0).all()
+    clustering = inv.cluster_layer(wide_session, LAYER)
+    assert clustering.weights.sum() == pytest.approx(100.0, abs=1e-6)
+    for c in clustering.clusters:
+        assert c.weight == pytest.approx(float(clustering.weights[list(c.channels)].sum()))
 
 
 def test_weights_follow_the_formula(wide_session):
