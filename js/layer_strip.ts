@@ -37,6 +37,11 @@ export function keyStep(key: string, index: number, count: number): number | nul
   }
 }
 
+/** A stop's label: long names keep their informative end ("…5.0.conv_pw"). */
+export function shortName(name: string, max = 12): string {
+  return name.length <= max ? name : `…${name.slice(name.length - (max - 1))}`;
+}
+
 export function shapeText(shape: number[] | undefined): string {
   return Array.isArray(shape) ? shape.join("×") : "";
 }
@@ -87,7 +92,7 @@ export class LayerStrip {
       stop.title = `${layer.name}  ${shapeText(layer.shape)}  (depth ${layer.depth})`;
       const name = doc.createElement("span");
       name.className = "cw-stop-name";
-      name.textContent = layer.name;
+      name.textContent = shortName(layer.name);
       const shape = doc.createElement("span");
       shape.className = "cw-stop-shape";
       shape.textContent = shapeText(layer.shape);

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { asBytes, checkShape } from "../bytes";
 import { COLORMAPS, blend, colorize, lut } from "../colormaps";
 import { RequestTracker } from "../requests";
-import { keyStep, stopAt } from "../layer_strip";
+import { keyStep, shortName, stopAt } from "../layer_strip";
 import { cellAt, parseRegion, spanCells } from "../region";
 import { clickSelection, formatWeight, topK } from "../channel_grid";
 import { parseTarget, percent } from "../class_picker";
@@ -79,6 +79,8 @@ test("layer strip arithmetic: stop under the pointer, keys", () => {
   assert.equal(keyStep("Home", 2, 3), 0);
   assert.equal(keyStep("End", 0, 3), 2);
   assert.equal(keyStep("a", 0, 3), null);
+  assert.equal(shortName("bn2"), "bn2");
+  assert.equal(shortName("blocks.5.0.conv_pw"), "…5.0.conv_pw");
 });
 
 test("region arithmetic: snapping to the grid, half-open spans, validation", () => {

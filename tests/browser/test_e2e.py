@@ -25,6 +25,7 @@ CELLS = [
     "w.wait(60)\nprint(json.dumps({k: getattr(w, k) for k in "
     "('layer', 'region', 'channels', 'target', 'method', 'error', 'request', 'answered')}))",
     'w.layer = "blocks.3"',
+    "w.region = (0, 0, 99, 99)  # outside the grid: refused in the widget, the kernel carries on",
 ]
 
 
@@ -139,9 +140,25 @@ def test_widget_in_jupyterlab(chromium):
             state = _state(nb)
             assert state["layer"] == "blocks.3" and state["region"] is None and state["channels"] is None
 
+            # 5. A bad value from Python shows in the widget's error area; the widget stays usable.
+            nb.run(3)
+            error = page.locator("[data-testid=error]")
+            error.wait_for(state="visible", timeout=30_000)
+            assert "region" in error.inner_text() and "grid" in error.inner_text()
+            assert _state(nb)["region"] is None
+            error.locator("button").click()
+            assert error.is_hidden()
+            strip.focus()
+            page.keyboard.press("ArrowRight")
+            next_layer = strip.get_attribute("data-layer")
+            assert next_layer != "blocks.3"
+            _wait_painted(page, next_layer)
+            assert _state(nb)["layer"] == next_layer
+
             # Nothing went wrong anywhere.
             assert nb.error_outputs() == []
             assert page.locator("[data-testid=error]").is_hidden()
             assert console_errors == []
+            page.locator(".cw-root").screenshot(path=str(SCREENSHOTS / "widget-final.png"))
     finally:
         shutil.rmtree(root, ignore_errors=True)
