@@ -1,10 +1,12 @@
 """Smooth Grad-CAM++ at n = 16 vs torchcam's SmoothGradCAMpp(num_samples=16), resnet50 at 224².
 
 One run, same machine, ratios printed (absolute CPU times mean little on a shared machine).
-Both sides start from the image tensor and do everything: camwidget builds a Session (the clean
-forward that every later layer / subset request reuses) and explains layer4; torchcam runs its
-forward and its extractor. camwidget's side captures *every* selectable layer (76 on resnet50),
-so after it every layer, channel subset and region is instant; torchcam's covers layer4 only.
+Both sides start from the image and do everything: camwidget builds a Session (the clean forward
+that every later layer / subset request reuses) and explains layer4 — its noisy passes capture
+layer4 and deeper only, and the backward stops there, as torchcam's does; torchcam runs its
+forward and its extractor. A third line times camwidget with *every* layer's derivatives ready
+(76 layers on resnet50: a full backward per batch), after which any layer, subset and region is
+instant.
 
     .venv/bin/python benchmarks/bench_smooth.py            # sweep + head-to-head
     .venv/bin/python benchmarks/bench_smooth.py --no-sweep # head-to-head at the defaults
@@ -47,10 +49,13 @@ def main() -> None:
     preprocess = cw.models.Preprocess()
     x = preprocess(image)
     target = int(model(x).argmax())  # also warms oneDNN up
+    layers = len(cw.Session(model, image, preprocess=preprocess).layers)
     print(f"resnet50 (random weights), 224², n={args.n}, torch {torch.__version__}, {torch.get_num_threads()} threads")
 
-    def ours(batch_size: int = smooth.DEFAULT_BATCH_SIZE) -> cw.Session:
+    def ours(batch_size: int, every_layer: bool = False) -> cw.Session:
         session = cw.Session(model, image, preprocess=preprocess)
+        if every_layer:
+            smooth.smoothed_derivatives(session, target, n=args.n, batch_size=batch_size)
         session.explain("smooth-gradcam++", layer="layer4", target=target, n=args.n, batch_size=batch_size)
         return session
 
@@ -66,42 +71,45 @@ def main() -> None:
         forward = statistics.median(timed(lambda: model(x)) for _ in range(5))
     print(f"one no-grad forward (batch 1): {forward:.3f} s")
 
+    batch_size = smooth.DEFAULT_BATCH_SIZE
     if not args.no_sweep:
-        print("sweep (one run each, fresh Session, all 76 layers' D1..D3 accumulated):")
+        print("sweep: fresh Session + smooth-gradcam++ at layer4, one run each")
         results = {}
-        reference = None
         for fmt_name, fmt in FORMATS.items():
             smooth.MEMORY_FORMAT = fmt
             for bs in args.batch_sizes:
-                box = {}
-                seconds = timed(lambda: box.setdefault("session", ours(bs)))
-                results[(bs, fmt_name)] = seconds
-                # compare at an inner layer: before GAP → linear (layer4) every copy's gradient is the same
-                inner = box["session"].explain("smooth-gradcam++", layer="layer3", target=target, n=args.n).map
-                if reference is None:
-                    reference = inner
-                diff = float(abs(inner - reference).max() / max(reference.max(), 1e-12))
-                print(f"  batch_size={bs:>2} {fmt_name:<13} {seconds:7.2f} s  ({seconds / args.n:.3f} s/copy, "
-                      f"layer3 max rel. diff to the first {diff:.1e})")
-        best = min(results, key=results.get)
-        print(f"fastest: batch_size={best[0]}, {best[1]}")
-        smooth.MEMORY_FORMAT = FORMATS[best[1]]
-        batch_size = best[0]
-    else:
-        batch_size = smooth.DEFAULT_BATCH_SIZE
-        best = None
+                results[(bs, fmt_name)] = seconds = timed(lambda: ours(bs))
+                print(f"  batch_size={bs:>2} {fmt_name:<13} {seconds:7.2f} s  ({seconds / args.n:.3f} s/copy)")
+        batch_size, fmt_name = min(results, key=results.get)
+        print(f"fastest: batch_size={batch_size}, {fmt_name}")
+        smooth.MEMORY_FORMAT = FORMATS[fmt_name]
+        # the formats must agree where the gradient depends on the noise (an inner layer)
+        maps = {}
+        for name, fmt in FORMATS.items():
+            smooth.MEMORY_FORMAT, session = fmt, cw.Session(model, image, preprocess=preprocess)
+            maps[name] = session.explain("smooth-gradcam++", layer="layer3", target=target, n=2, batch_size=2).map
+        smooth.MEMORY_FORMAT = FORMATS[fmt_name]
+        diff = abs(maps["channels_last"] - maps["contiguous"]).max() / max(maps["contiguous"].max(), 1e-12)
+        print(f"channels_last vs contiguous at layer3 (n=2): max rel. diff {diff:.1e}")
 
-    print(f"head-to-head, {args.repeats} repeats each, alternating (camwidget at batch_size={batch_size}, "
-          f"{'channels_last' if smooth.MEMORY_FORMAT is torch.channels_last else 'contiguous'}):")
-    mine, theirs = [], []
+    fmt = "channels_last" if smooth.MEMORY_FORMAT is torch.channels_last else "contiguous"
+    print(f"head-to-head, {args.repeats} repeats each, alternating; camwidget at batch_size={batch_size}, {fmt}:")
+    deep, every, theirs = [], [], []
     for _ in range(args.repeats):
-        mine.append(timed(lambda: ours(batch_size)))
+        deep.append(timed(lambda: ours(batch_size)))
         theirs.append(timed(torchcam))
+        box = {}
+        every.append(timed(lambda: box.setdefault("session", ours(batch_size, every_layer=True))))
+    other = timed(lambda: box["session"].explain("smooth-gradcam++", layer="layer2.1.conv2", target=target, n=args.n,
+                                                  channels=list(range(0, 128, 2)), region=(4, 4, 20, 20)))
     assert hook_count(model) == 0
-    m, t = statistics.median(mine), statistics.median(theirs)
-    print(f"camwidget smooth-gradcam++ n={args.n}: median {m:.2f} s ({m / forward:.1f} forwards)  runs {[round(v, 2) for v in mine]}")
-    print(f"torchcam SmoothGradCAMpp  n={args.n}: median {t:.2f} s ({t / forward:.1f} forwards)  runs {[round(v, 2) for v in theirs]}")
-    print(f"ratio camwidget / torchcam: {m / t:.2f}  (target <= 0.70)")
+    d, e, t = (statistics.median(v) for v in (deep, every, theirs))
+    print(f"torchcam SmoothGradCAMpp layer4          n={args.n}: median {t:6.2f} s ({t / forward:4.1f} forwards)  runs {[round(v, 2) for v in theirs]}")
+    print(f"camwidget smooth-gradcam++ layer4        n={args.n}: median {d:6.2f} s ({d / forward:4.1f} forwards)  runs {[round(v, 2) for v in deep]}")
+    print(f"camwidget, every layer ready ({layers} layers) n={args.n}: median {e:6.2f} s ({e / forward:4.1f} forwards)  runs {[round(v, 2) for v in every]}")
+    print(f"  then another layer + channel subset + region from the cache: {other * 1000:.1f} ms ({other / forward:.3f} forwards)")
+    print(f"ratio camwidget / torchcam, layer4: {d / t:.2f}  (target <= 0.70)")
+    print(f"ratio camwidget every layer / torchcam layer4 only: {e / t:.2f}")
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ async ([key, count]) => {
         if (ev.detail.layer === strip.dataset.layer && strip.dataset.layer !== before) {
           clearTimeout(timer);
           root.removeEventListener('camwidget:paint', onPaint);
-          resolve([ev.detail.received, ev.detail.t]);
+          resolve([ev.detail.received, ev.detail.t, Number(root.dataset.computeMs), Number(root.dataset.kernelMs)]);
         }
       };
       root.addEventListener('camwidget:paint', onPaint);
@@ -55,8 +55,8 @@ async ([key, count]) => {
     const t0 = performance.now();
     strip.dispatchEvent(new KeyboardEvent('keydown', {key, bubbles: true}));
     if (strip.dataset.layer === before) break;  // the end of the strip
-    const [received, t1] = await painted;
-    out.push({layer: strip.dataset.layer, ms: t1 - t0, reply: received - t0, paint: t1 - received});
+    const [received, t1, compute, kernel] = await painted;
+    out.push({layer: strip.dataset.layer, ms: t1 - t0, reply: received - t0, paint: t1 - received, compute, kernel});
   }
   return out;
 }
@@ -104,9 +104,12 @@ def main() -> int:
         med, p95 = statistics.median(ms), pct(ms, 95)
         reply = statistics.median(r["reply"] for r in rows)
         paint = statistics.median(r["paint"] for r in rows)
+        compute = statistics.median(r["compute"] for r in rows)
+        kernel = statistics.median(r["kernel"] for r in rows)
         print(
             f"  {label:<27} steps {len(ms):>3}  median {med:7.1f} ms  p95 {p95:7.1f} ms  "
-            f"(median = {med / forward:.2f}× forward; of which kernel round trip {reply:.1f} ms, paint {paint:.1f} ms)"
+            f"= {med / forward:.2f}× forward  (medians: round trip {reply:.1f} ms, in the kernel "
+            f"{kernel:.1f} ms, session.explain {compute:.1f} ms; paint {paint:.1f} ms)"
         )
     print(f"  no-grad forward, same session: median {forward:.1f} ms")
     return 0

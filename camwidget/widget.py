@@ -275,6 +275,7 @@ class CamWidget(anywidget.AnyWidget):
     # ---- the worker: latest wins ---------------------------------------------------------------
     def _submit(self) -> None:
         with self._cond:
+            self._submitted = time.perf_counter()
             self._dirty = True
             self._cond.notify_all()
 
@@ -290,6 +291,7 @@ class CamWidget(anywidget.AnyWidget):
             "region": None if self.region is None else list(self.region),
             "params": dict(self.params),
             "request": int(self.request),
+            "submitted": getattr(self, "_submitted", time.perf_counter()),
         }
 
     def _run(self) -> None:
@@ -320,12 +322,13 @@ class CamWidget(anywidget.AnyWidget):
                     self._cond.notify_all()
 
     def _answer(self, state: dict[str, Any]) -> None:
-        key = _as_json({k: v for k, v in state.items() if k != "request"})
+        key = _as_json({k: v for k, v in state.items() if k not in ("request", "submitted")})
         if key == self._shown_key:
             self._finish(state)
             return
         label = _label(state["method"])
         e = self._recent.get(key)
+        started = time.perf_counter()
         if e is not None:
             self._recent.move_to_end(key)
         else:
@@ -365,6 +368,9 @@ class CamWidget(anywidget.AnyWidget):
                 "target": e.target,
                 "target_name": e.class_name,
                 "blank": bool(e.blank),
+                "compute_ms": round((time.perf_counter() - started) * 1000, 2),
+                # From the browser's message reaching the kernel to this answer leaving it.
+                "kernel_ms": round((time.perf_counter() - state["submitted"]) * 1000, 2),
             }
             self.status = _describe(e, label, self.session)
             self._finish(state)

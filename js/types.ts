@@ -55,6 +55,8 @@ export interface HeatmapMeta {
   target_name?: string;
   blank?: boolean;
   mask_shape?: number[];
+  compute_ms?: number;
+  kernel_ms?: number;
 }
 
 export interface AtlasMeta {

@@ -132,6 +132,8 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
     root.dataset.paints = String(paints);
     root.dataset.paintedLayer = meta.layer ?? "";
     root.dataset.paintedRequest = String(mark.request);
+    root.dataset.computeMs = String(meta.compute_ms ?? "");
+    root.dataset.kernelMs = String(meta.kernel_ms ?? "");
     const g = globalThis as unknown as { __camwidgetPaints?: PaintMark[] };
     (g.__camwidgetPaints ??= []).push(mark);
     if (g.__camwidgetPaints.length > 1000) g.__camwidgetPaints.splice(0, 500);
