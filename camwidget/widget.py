@@ -43,6 +43,19 @@ ATLAS_AFTER_S = 0.08
 RECENT = 32
 
 
+# A checkout whose frontend is not built yet still imports (and its Python side works); the
+# view then says what to run instead of failing at import time.
+_NOT_BUILT = (
+    "export default { render({ el }) { el.textContent = 'camwidget: the frontend is not built "
+    "(camwidget/static/widget.js is missing); run `npm run build` or `./dev setup`.'; } };"
+)
+
+
+def _static(name: str, fallback: str) -> Path | str:
+    path = _STATIC / name
+    return path if path.is_file() else fallback
+
+
 class CamWidget(anywidget.AnyWidget):
     """An interactive explanation of one image: layer strip, region selector, feature-map grid.
 
@@ -52,8 +65,8 @@ class CamWidget(anywidget.AnyWidget):
     refused with a message in the widget's error area and the trait keeps its last valid value.
     """
 
-    _esm = _STATIC / "widget.js"
-    _css = _STATIC / "widget.css"
+    _esm = _static("widget.js", _NOT_BUILT)
+    _css = _static("widget.css", "")
 
     # Kernel → browser (binary as raw bytes; shapes and metadata alongside).
     image = t.Bytes(b"").tag(sync=True)

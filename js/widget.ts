@@ -162,6 +162,7 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
     paintQueued = false;
     const meta: HeatmapMeta = model.get("heatmap_meta") ?? {};
     if (!tracker.accept(meta.request)) return; // stale: older than what is on screen
+    root.dataset.shownRequest = String(meta.request ?? 0);
     const err = overlay.setHeatmap({
       bytes: asBytes(model.get("heatmap")),
       shape: meta.shape,

@@ -163,3 +163,34 @@ test("cleanup removes every listener it added", () => {
   cleanup();
   assert.equal(model.listeners(), 0);
 });
+
+test("region selector: a click clears the region; Python's region is followed", () => {
+  const { q, model, window } = setup({ region: [0, 0, 2, 2] });
+  model.clear();
+  const canvas = q("region-selector");
+  const ev = (type: string) =>
+    new window.PointerEvent(type, { clientX: 5, clientY: 5, button: 0, pointerId: 1 }) as unknown as Event;
+  canvas.dispatchEvent(ev("pointerdown"));
+  canvas.dispatchEvent(ev("pointerup"));
+  assert.deepEqual(model.sets(), { region: null, request: 1 });
+  assert.equal(model.saves(), 1);
+  // A second click with nothing selected sends nothing.
+  canvas.dispatchEvent(ev("pointerdown"));
+  canvas.dispatchEvent(ev("pointerup"));
+  assert.equal(model.saves(), 1);
+});
+
+test("stale replies are not painted over newer ones", async () => {
+  const { model, el } = setup();
+  const root = el.querySelector(".cw-root") as unknown as HTMLElement;
+  model.kernelSets({ request: 3 });
+  model.kernelSets({ heatmap_meta: { shape: [4, 4], request: 3, layer: "block1" }, answered: 3 });
+  await Promise.resolve();
+  assert.equal(root.dataset.shownRequest, "3");
+  model.kernelSets({ heatmap_meta: { shape: [4, 4], request: 2, layer: "conv1" } });
+  await Promise.resolve();
+  assert.equal(root.dataset.shownRequest, "3"); // the late reply for request 2 was dropped
+  model.kernelSets({ heatmap_meta: { shape: [4, 4], request: 4, layer: "head" } });
+  await Promise.resolve();
+  assert.equal(root.dataset.shownRequest, "4");
+});
