@@ -197,7 +197,6 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
     const text = String(model.get("status") ?? "");
     status.setStatus(busy && !model.get("busy") ? `${text} · computing…` : text, busy);
     status.setProgress(Number(model.get("progress") ?? -1), Boolean(model.get("busy")));
-    return true;
   };
 
   on("change:image change:image_shape", applyImage);

@@ -304,3 +304,11 @@ def test_quickstart_notebook_runs(monkeypatch):
             assert out.get("name") != "stderr", out.get("text")
     printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
     assert "gradcam blocks.5 281 tabby (2, 2, 5, 5) (7, 7)" in printed
+
+
+def test_colormaps_match_the_frontend_tables():
+    import re
+
+    names = re.findall(r"^  (\w+):", (REPO / "js" / "lut_data.ts").read_text(), re.M)
+    assert tuple(names) == _wire.COLORMAPS
+    assert {"jet", "viridis", "inferno", "gray"} <= set(names)
