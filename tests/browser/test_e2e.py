@@ -129,7 +129,20 @@ def test_widget_in_jupyterlab(chromium):
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             page.locator(".cw-root").screenshot(path=str(SCREENSHOTS / "widget.png"))
 
-            # 4. Python sets the layer; the strip (and the map) follow.
+            # 4. Colormap and opacity repaint in the browser only: no request reaches the kernel.
+            before = _canvas_digest(page)
+            page.select_option("[data-testid=colormap-select]", "viridis")
+            assert _canvas_digest(page) != before, "the colormap did not repaint"
+            view_state = _state(nb)
+            assert view_state["request"] == state["request"] and view_state["answered"] == state["answered"]
+
+            # 5. Class and method pickers.
+            page.select_option("[data-testid=class-select]", "282")  # tiger cat, in the top 5
+            page.select_option("[data-testid=method-select]", "gradcam")
+            state = _state(nb)
+            assert state["target"] == 282 and state["method"] == "gradcam" and state["error"] == ""
+
+            # 6. Python sets the layer; the strip (and the map) follow.
             nb.run(2)
             page.wait_for_function(
                 "() => document.querySelector('[data-testid=layer-strip]').dataset.layer === 'blocks.3'",
@@ -140,7 +153,7 @@ def test_widget_in_jupyterlab(chromium):
             state = _state(nb)
             assert state["layer"] == "blocks.3" and state["region"] is None and state["channels"] is None
 
-            # 5. A bad value from Python shows in the widget's error area; the widget stays usable.
+            # 7. A bad value from Python shows in the widget's error area; the widget stays usable.
             nb.run(3)
             error = page.locator("[data-testid=error]")
             error.wait_for(state="visible", timeout=30_000)
