@@ -36,6 +36,8 @@ def run_notebook(name: str, monkeypatch, *, timeout: int = 300) -> NotebookRun:
     """
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
+    # the kernel inherits this process's environment: a non-inline backend would draw no figure
+    monkeypatch.delenv("MPLBACKEND", raising=False)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     client = nbclient.NotebookClient(

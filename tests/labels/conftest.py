@@ -17,7 +17,6 @@ from label_fakes import FakeSession
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("MPLBACKEND", "Agg")
 
 @pytest.fixture
 def session():
