@@ -38,7 +38,7 @@ VIEW = ("opacity", "colormap")
 BUSY_AFTER_S = 0.2
 #: The feature-map thumbnails follow once the selection has been still this long (a drag
 #: along the layer strip gets its maps first and the thumbnails when it stops).
-ATLAS_AFTER_S = 0.08
+ATLAS_AFTER_S = 0.15
 #: Recent explanations kept for instant revisits (dragging back and forth along the strip).
 RECENT = 32
 
@@ -407,6 +407,8 @@ class CamWidget(anywidget.AnyWidget):
             acts = self.session.activations(state["layer"])
         data, meta = _wire.pack_atlas(acts, e.weights)
         meta["layer"] = state["layer"]
+        if self._superseded():
+            return  # the user moved on while they were packed: do not send stale thumbnails
         with self._batch():
             self.channels_atlas = data
             self.atlas_meta = meta
