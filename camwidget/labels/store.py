@@ -193,21 +193,8 @@ class LabelStore:
             raise LabelStoreError(f"could not write the annotation to {self._shown}: {e}") from e
         return Annotation(id=int(new_id), **row)
 
-    def _validated_row(self, session, *, layer, cluster, text, target, guess, reveal_step,
-                       outcome, annotator, cluster_weight, layer_depth) -> dict:
-        return validated_row(
-            session,
-            layer=layer,
-            cluster=cluster,
-            text=text,
-            target=target,
-            guess=guess,
-            reveal_step=reveal_step,
-            outcome=outcome,
-            annotator=annotator,
-            cluster_weight=cluster_weight,
-            layer_depth=layer_depth,
-        )
+    def _validated_row(self, session, **fields) -> dict:
+        return validated_row(session, **fields)
 
     # -- reading ---------------------------------------------------------------------------
 
