@@ -149,6 +149,37 @@ def pack_atlas(
     return data.tobytes(), meta
 
 
+def pack_clusters(maps: Sequence[np.ndarray], max_side: int = MAX_TILE_SIDE) -> tuple[bytes, list[int]]:
+    """INV cluster maps (each h × w, raw) → min-max scaled uint8 tiles packed one after another.
+
+    Returns (bytes, [th, tw]); tiles are average-pooled so their longer side is ≤ ``max_side``.
+    """
+    if not len(maps):
+        return b"", [0, 0]
+    stack = torch.from_numpy(np.stack([np.asarray(m, dtype=np.float32) for m in maps]))
+    stack = torch.nan_to_num(stack, nan=0.0, posinf=0.0, neginf=0.0)
+    n, h, w = stack.shape
+    scale = min(1.0, max_side / max(h, w))
+    th, tw = max(1, round(h * scale)), max(1, round(w * scale))
+    if (th, tw) != (h, w):
+        stack = F.adaptive_avg_pool2d(stack[None], (th, tw))[0]
+    data = np.concatenate([to_uint8(tile.numpy()).ravel() for tile in stack])
+    return data.tobytes(), [th, tw]
+
+
+#: The reveal game's steps: the share (percent) of a cluster map's pixels shown at step 0 … 5.
+REVEAL_PERCENT = (2.0, 4.5, 8.0, 13.0, 20.0, 30.0)
+
+
+def reveal_threshold(values: np.ndarray, percent: float) -> int:
+    """The uint8 level t such that pixels ≥ t are the top ``percent`` % (at least that many; ties
+    at t are all shown). The frontend computes the same (js/reveal.ts)."""
+    values = np.asarray(values, dtype=np.uint8).ravel()
+    want = max(1, math.ceil(values.size * percent / 100.0))
+    counts = np.bincount(values, minlength=256)[::-1].cumsum()  # pixels ≥ 255, ≥ 254, …
+    return int(255 - np.searchsorted(counts, want))
+
+
 # ---- browser → kernel ----------------------------------------------------------------------
 def _is_int(v: Any) -> bool:
     if isinstance(v, bool):

@@ -21,6 +21,8 @@ import traitlets as t
 from . import _wire
 from .engine import Explanation, Session
 from .engine import methods as _methods
+from .cluster_view import ClusterLabelling, MemoryLabels  # noqa: F401 (re-exported)
+from .reveal import RevealGame
 from .worker import ATLAS_AFTER_S, BUSY_AFTER_S, RECENT, LatestWins, _as_json  # noqa: F401 (re-exported)
 
 __all__ = ["CamWidget", "explore"]
@@ -47,7 +49,7 @@ def _static(name: str, fallback: str) -> Path | str:
     return path if path.is_file() else fallback
 
 
-class CamWidget(LatestWins, anywidget.AnyWidget):
+class CamWidget(RevealGame, ClusterLabelling, LatestWins, anywidget.AnyWidget):
     """An interactive explanation of one image: layer strip, region selector, feature-map grid.
 
     ``w.layer``, ``w.method``, ``w.target``, ``w.channels``, ``w.region``, ``w.params``,
@@ -102,6 +104,7 @@ class CamWidget(LatestWins, anywidget.AnyWidget):
         params: dict[str, Any] | None = None,
         opacity: float = 0.5,
         colormap: str = "jet",
+        store: Any = None,
         **kwargs: Any,
     ) -> None:
         if not isinstance(session, Session):
@@ -146,6 +149,8 @@ class CamWidget(LatestWins, anywidget.AnyWidget):
                     self.close()
         self.observe(self._on_selection, names=list(SELECTION) + ["request"])
         self.observe(self._on_view, names=list(VIEW))
+        self._start_labelling(store)
+        self._start_game_state()
         self._launch()
 
     # ---- public -----------------------------------------------------------------------------

@@ -15,6 +15,8 @@ import time
 from collections import OrderedDict
 from typing import Any
 
+import numpy as np
+
 from . import _wire
 from .engine import Explanation, Session
 from .engine import methods as _methods
@@ -29,6 +31,8 @@ BUSY_AFTER_S = 0.2
 ATLAS_AFTER_S = 0.15
 #: Recent explanations kept for instant revisits (dragging back and forth along the strip).
 RECENT = 32
+#: Progress (and partial maps) are sent at most this often.
+PROGRESS_EVERY_S = 0.2
 
 
 class LatestWins:
@@ -86,8 +90,11 @@ class LatestWins:
                 self._dirty = False
                 self._computing = True
                 state = self._state()
+                self._current = state
             try:
                 self._answer(state)
+                if not self._superseded():
+                    self._after_answer(state)
                 if not self._superseded():
                     with self._cond:
                         self._cond.wait_for(self._superseded, ATLAS_AFTER_S)
@@ -103,6 +110,9 @@ class LatestWins:
                 with self._cond:
                     self._computing = False
                     self._cond.notify_all()
+
+    def _after_answer(self, state: dict[str, Any]) -> None:
+        """Hook run on the worker after each answer (the clusters view sends its thumbnails)."""
 
     def _answer(self, state: dict[str, Any]) -> None:
         key = _as_json({k: v for k, v in state.items() if k not in ("request", "submitted")})
@@ -200,13 +210,41 @@ class LatestWins:
 
     def _on_progress(self, done: int, total: int, partial: Any = None) -> None:
         now = time.monotonic()
-        if now - self._last_progress < 0.2 and done < total:
+        if now - self._last_progress < PROGRESS_EVERY_S and done < total:
             return
         self._last_progress = now
+        state = getattr(self, "_current", None)
+        shown = self._paint_partial(state, partial, done, total) if state is not None else False
         with self._batch():
             self.busy = True
             self.progress = float(done) / float(total) if total else -1.0
-            self.status = f"computing {_label(self.method)}… {done}/{total}"
+            self.status = f"computing {_label(self.method)}… {done}/{total}" + (" (refining)" if shown else "")
+
+    def _paint_partial(self, state: dict[str, Any], partial: Any, done: int, total: int) -> bool:
+        """Send a method's partial result (Smooth Grad-CAM++ after each batch) as the heatmap."""
+        values = getattr(partial, "map", None)
+        if values is None or done >= total or self._superseded():
+            return False
+        if hasattr(values, "detach"):
+            values = values.detach().float().cpu().numpy()
+        heatmap, shape = _wire.pack_map(np.asarray(values, dtype=np.float32), self.image_shape)
+        with self._batch():
+            self.heatmap = heatmap
+            self.mask = b""
+            self.heatmap_meta = {
+                "shape": shape,
+                "mask_shape": [],
+                "request": state["request"],
+                "layer": state["layer"],
+                "method": state["method"],
+                "target": state["target"],
+                "blank": False,
+                "partial": True,
+                "done": int(done),
+                "total": int(total),
+            }
+        self._shown_key = None  # what is on screen is not a finished answer
+        return True
 
 
 def _label(method: str) -> str:

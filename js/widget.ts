@@ -11,6 +11,8 @@ import { ClassPicker } from "./class_picker";
 import { MethodPicker } from "./method_picker";
 import { StatusBar } from "./status";
 import { RequestTracker } from "./requests";
+import { ClustersPanel, type ClustersMeta } from "./clusters";
+import { RevealGame, type GameState } from "./reveal";
 import type { AtlasMeta, Callback, HeatmapMeta, LayerEntry, Model } from "./types";
 
 export interface PaintMark {
@@ -73,6 +75,46 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
     },
   );
 
+  // INV: the clusters view and the reveal game. Actions go to the kernel as custom messages.
+  const send = (content: Record<string, unknown>) => model.send?.(content);
+  const clusters = new ClustersPanel(doc, {
+    pick: (cluster) => {
+      tracker.commit({ params: { ...(model.get("params") ?? {}), cluster } });
+      refreshStatus();
+    },
+    label: (cluster, text) => send({ kind: "label", cluster, text }),
+    play: (cluster) => send({ kind: "game", action: "start", cluster }),
+    annotator: (name) => {
+      model.set("annotator", name);
+      model.save_changes();
+    },
+  });
+  const game = new RevealGame(doc, (action) => send({ kind: "game", ...action }));
+  let lastMethod = "gradcam++";
+  const tabs = doc.createElement("div");
+  tabs.className = "cw-tabs";
+  tabs.setAttribute("role", "tablist");
+  const tab = (text: string, testid: string, onClick: () => void) => {
+    const b = doc.createElement("button");
+    b.type = "button";
+    b.textContent = text;
+    b.setAttribute("role", "tab");
+    b.setAttribute("data-testid", testid);
+    b.addEventListener("click", onClick);
+    tabs.append(b);
+    return b;
+  };
+  const mapsTab = tab("Feature maps", "tab-maps", () => {
+    if (model.get("method") !== "inv") return;
+    tracker.commit({ method: lastMethod, params: {} });
+    refreshStatus();
+  });
+  const clustersTab = tab("Clusters", "tab-clusters", () => {
+    if (model.get("method") === "inv") return;
+    tracker.commit({ method: "inv", params: { cluster: 0 } });
+    refreshStatus();
+  });
+
   // View-only controls: they set synced traits but never a request id, so no kernel work.
   const cmap = doc.createElement("select");
   cmap.setAttribute("data-testid", "colormap-select");
@@ -119,8 +161,8 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
   stage.append(overlay.canvas, region.canvas);
   const main = doc.createElement("div");
   main.className = "cw-main";
-  main.append(stage, grid.el);
-  root.append(toolbar, main, strip.el, status.el, status.errorEl);
+  main.append(stage, game.el, grid.el, clusters.el);
+  root.append(toolbar, tabs, main, strip.el, status.el, status.errorEl);
   el.replaceChildren(root);
 
   // ---- model → view ----------------------------------------------------------------------------
@@ -147,12 +189,14 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
     opacity.value = String(alpha);
     overlay.setView(alpha, name);
     grid.setColormap(name);
+    clusters.setColormap(name);
   };
 
   const applyImage = () => {
     const err = overlay.setImage(asBytes(model.get("image")), model.get("image_shape"));
     const [h, w] = overlay.size;
     region.setSize(h, w);
+    game.setImage(asBytes(model.get("image")));
     if (err) status.setError(err);
   };
 
@@ -199,7 +243,35 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
     status.setProgress(Number(model.get("progress") ?? -1), Boolean(model.get("busy")));
   };
 
+  // Which panels show: the clusters view while the method is INV, the game while a round is on.
+  const applyMode = () => {
+    const method = String(model.get("method") ?? "");
+    if (method && method !== "inv") lastMethod = method;
+    const inv = method === "inv";
+    const g: GameState = model.get("game") ?? {};
+    const playing = Boolean(g.active);
+    grid.el.hidden = inv;
+    clusters.el.hidden = !inv;
+    stage.hidden = playing;
+    game.el.hidden = !playing;
+    mapsTab.setAttribute("aria-selected", String(!inv));
+    clustersTab.setAttribute("aria-selected", String(inv));
+    root.dataset.view = playing ? "game" : inv ? "clusters" : "maps";
+    clusters.setSelected((model.get("params") ?? {}).cluster ?? 0);
+  };
+  const applyGame = () => {
+    game.setGame(model.get("game") ?? {}, asBytes(model.get("reveal_map")), Number(model.get("reveal_step") ?? 0));
+    applyMode();
+  };
+  const applyClusters = () =>
+    clusters.setClusters(asBytes(model.get("clusters_atlas")), (model.get("clusters_meta") ?? {}) as ClustersMeta);
+
   on("change:image change:image_shape", applyImage);
+  on("change:method change:params", applyMode);
+  on("change:game change:reveal_map change:reveal_step", applyGame);
+  on("change:clusters_atlas change:clusters_meta", applyClusters);
+  on("change:labels", () => clusters.setLabels(model.get("labels")));
+  on("change:annotator", () => clusters.setAnnotator(model.get("annotator")));
   on("change:heatmap change:heatmap_meta change:mask", queueHeatmap);
   on("change:layers", applyLayers);
   on("change:layer", applyLayer);
@@ -209,7 +281,10 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
     grid.setAtlas(asBytes(model.get("channels_atlas")), (model.get("atlas_meta") ?? {}) as AtlasMeta),
   );
   on("change:top", () => classes.setTop(model.get("top") ?? []));
-  on("change:classes", () => classes.setClasses(model.get("classes") ?? null));
+  on("change:classes", () => {
+    classes.setClasses(model.get("classes") ?? null);
+    game.setClasses(model.get("classes") ?? null);
+  });
   on("change:target", () => classes.setTarget(model.get("target")));
   on("change:methods", () => methods.setMethods(model.get("methods") ?? []));
   on("change:method change:params", () => methods.setMethod(String(model.get("method") ?? ""), model.get("params")));
@@ -222,6 +297,11 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
   applyView();
   applyLayers();
   classes.setClasses(model.get("classes") ?? null);
+  game.setClasses(model.get("classes") ?? null);
+  applyClusters();
+  clusters.setLabels(model.get("labels"));
+  clusters.setAnnotator(model.get("annotator"));
+  applyGame();
   classes.setTop(model.get("top") ?? []);
   classes.setTarget(model.get("target"));
   methods.setMethods(model.get("methods") ?? []);

@@ -245,6 +245,85 @@ def test_explain_runs_off_the_comm_thread(widget, tiny_session):
     assert threading.current_thread() is not widget._worker
 
 
+
+# ---- slow methods: progress, partial maps, superseded ------------------------------------------
+class Recorder:
+    """Every value a trait takes (set from the worker), in order."""
+
+    def __init__(self, widget, *names):
+        self.values: dict[str, list] = {n: [] for n in names}
+        widget.observe(lambda c: self.values[c["name"]].append(c["new"]), names=list(names))
+
+
+def test_smooth_gradcampp_paints_partial_maps_as_batches_finish(widget, tiny_session, monkeypatch):
+    monkeypatch.setattr("camwidget.worker.PROGRESS_EVERY_S", 0.0)
+    seen = Recorder(widget, "progress")
+    painted = []
+    widget.observe(lambda c: painted.append((c["new"], widget.heatmap)), names=["heatmap_meta"])
+    from_frontend(widget, method="smooth-gradcam++", params={"n": 8, "batch_size": 2}, request=60)
+    assert widget.wait(60)
+    partial = [(m, h) for m, h in painted if m.get("partial")]
+    assert [m["done"] for m, _ in partial] == [2, 4, 6], "one partial map per batch but the last"
+    assert all(m["request"] == widget.request and m["total"] == 8 for m, _ in partial)
+    assert any(0 < p < 1 for p in seen.values["progress"]) and widget.progress == -1.0
+    # The partial map after 4 copies is Smooth Grad-CAM++ at n = 4 (the noise is drawn copy by copy).
+    meta, data = partial[1]
+    at4 = tiny_session.explain("smooth-gradcam++", layer=widget.layer, n=4, batch_size=2)
+    np.testing.assert_array_equal(np.frombuffer(data, np.uint8).reshape(meta["shape"]), _wire.to_uint8(at4.map))
+    final = widget.heatmap_meta
+    assert not final.get("partial") and final["method"] == "smooth-gradcam++"
+    assert widget.explanation.params["n"] == 8 and widget.busy is False
+
+
+def test_smooth_gradcampp_is_superseded_by_a_newer_request(widget, tiny_session):
+    batches = []
+    original = tiny_session.forward_batch
+
+    def slow(batch, names):
+        batches.append(len(batch))
+        time.sleep(0.1)
+        return original(batch, names)
+
+    tiny_session.forward_batch = slow
+    from_frontend(widget, method="smooth-gradcam++", params={"n": 400, "batch_size": 2}, request=70)
+    deadline = time.monotonic() + 20
+    while len(batches) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    from_frontend(widget, method="gradcam", params={}, request=71)
+    assert widget.wait(30)
+    assert len(batches) < 50, f"the superseded computation ran {len(batches)} of 200 batches"
+    assert widget.explanation.method == "gradcam" and widget.answered == 71 and widget.error == ""
+
+
+def test_lime_shows_progress_per_batch_and_can_be_superseded(widget, tiny_session, monkeypatch):
+    from camwidget.engine.methods import lime
+
+    monkeypatch.setattr("camwidget.worker.PROGRESS_EVERY_S", 0.0)
+    seen = Recorder(widget, "progress", "status")
+    from_frontend(widget, method="lime", params={"n_samples": 40, "batch_size": 10, "k": 1}, request=80)
+    assert widget.wait(60) and widget.error == ""
+    assert [p for p in seen.values["progress"] if 0 < p < 1] == [0.25, 0.5, 0.75]
+    assert any("10/40" in s for s in seen.values["status"])
+    assert widget.explanation.method == "lime"
+
+    calls = []
+    original = lime.probabilities
+
+    def slow(session, images):
+        calls.append(len(images))
+        time.sleep(0.1)
+        return original(session, images)
+
+    monkeypatch.setattr(lime, "probabilities", slow)
+    from_frontend(widget, params={"n_samples": 2000, "batch_size": 10, "k": 1}, request=90)
+    deadline = time.monotonic() + 20
+    while len(calls) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    from_frontend(widget, method="gradcam", params={}, request=91)
+    assert widget.wait(30)
+    assert len(calls) < 40, f"the superseded LIME ran {len(calls)} of 200 batches"
+    assert widget.explanation.method == "gradcam" and widget.answered == 91
+
 def test_explore_on_a_model_and_an_array(tiny_model, tiny_image):
     import sys
 
