@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import camwidget as cw  # noqa: E402
-from common import forward_seconds, line, machine, median_seconds  # noqa: E402
+from common import forward_seconds, interleaved_medians, line, machine, median_seconds  # noqa: E402
 
 
 def bench(name: str, model: torch.nn.Module, preprocess, classes, layer: str) -> None:
@@ -68,9 +68,14 @@ def bench(name: str, model: torch.nn.Module, preprocess, classes, layer: str) ->
     def captum_one():
         return captum.attribute(x, target=target, relu_attributions=True)
 
-    ours_t = median_seconds(ours_one, 7)
-    torchcam_t = median_seconds(torchcam_one, 7)
-    captum_t = median_seconds(captum_one, 7)
+    def no_grad_forward():
+        with torch.no_grad():
+            model(x)
+
+    medians = interleaved_medians(
+        {"ours": ours_one, "torchcam": torchcam_one, "captum": captum_one, "forward": no_grad_forward}, 9)
+    ours_t, torchcam_t, captum_t = medians["ours"], medians["torchcam"], medians["captum"]
+    print(line("no-grad forward, interleaved with the three below", medians["forward"], fwd))
     print(line("one-layer Grad-CAM, camwidget", ours_t, fwd))
     print(line("one-layer Grad-CAM, torchcam GradCAM", torchcam_t, fwd))
     print(line("one-layer Grad-CAM, Captum LayerGradCam", captum_t, fwd))

@@ -39,6 +39,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 2, 4, 8, 16])
     parser.add_argument("--no-sweep", action="store_true")
+    parser.add_argument("--sweep-rounds", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -73,13 +74,18 @@ def main() -> None:
 
     batch_size = smooth.DEFAULT_BATCH_SIZE
     if not args.no_sweep:
-        print("sweep: fresh Session + smooth-gradcam++ at layer4, one run each")
-        results = {}
-        for fmt_name, fmt in FORMATS.items():
-            smooth.MEMORY_FORMAT = fmt
-            for bs in args.batch_sizes:
-                results[(bs, fmt_name)] = seconds = timed(lambda: ours(bs))
-                print(f"  batch_size={bs:>2} {fmt_name:<13} {seconds:7.2f} s  ({seconds / args.n:.3f} s/copy)")
+        # round-robin over the configurations, so a change in the machine's load hits them all
+        print(f"sweep: fresh Session + smooth-gradcam++ at layer4, {args.sweep_rounds} interleaved rounds, median")
+        configs = [(bs, name) for name in FORMATS for bs in args.batch_sizes]
+        runs: dict = {c: [] for c in configs}
+        for _ in range(args.sweep_rounds):
+            for bs, name in configs:
+                smooth.MEMORY_FORMAT = FORMATS[name]
+                runs[(bs, name)].append(timed(lambda: ours(bs)))
+        results = {c: statistics.median(v) for c, v in runs.items()}
+        for (bs, name), seconds in results.items():
+            print(f"  batch_size={bs:>2} {name:<13} {seconds:7.2f} s  ({seconds / args.n:.3f} s/copy)  "
+                  f"runs {[round(v, 2) for v in runs[(bs, name)]]}")
         batch_size, fmt_name = min(results, key=results.get)
         print(f"fastest: batch_size={batch_size}, {fmt_name}")
         smooth.MEMORY_FORMAT = FORMATS[fmt_name]

@@ -21,6 +21,20 @@ def median_seconds(fn: Callable[[], object], repeats: int = 7, warmup: int = 1) 
     return statistics.median(times)
 
 
+def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int = 7, warmup: int = 1) -> dict[str, float]:
+    """Median wall time of each function, run round-robin so machine load drifts hit all alike."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 def forward_seconds(model: torch.nn.Module, x: torch.Tensor, repeats: int = 7) -> float:
     """Median time of one no-grad forward pass: the unit every ratio is measured in."""
     model.eval()
