@@ -275,3 +275,11 @@ def test_torchcam_noisy_gradients_match_ours_at_an_inner_layer(resnet_session):
     # and the noise mattered: the clean gradient is another one
     clean = smoothed_derivatives(s, target, n=1, sigma=0.0)["layer1"][0]
     assert not torch.allclose(clean, d1)
+
+
+def test_copies_run_in_near_equal_batches(tiny_session):
+    from camwidget.engine.methods.smooth import noisy_batches
+
+    sizes = [len(batch) for _, batch in noisy_batches(tiny_session.input, 25, 0.1, 0, 16)]
+    assert sizes == [13, 12]
+    assert [done for done, _ in noisy_batches(tiny_session.input, 9, 0.1, 0, 4)] == [3, 6, 9]
