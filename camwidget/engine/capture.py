@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Collection, Iterator
 
 import torch
 from torch import nn
@@ -21,24 +21,28 @@ def training_mode_restored(model: nn.Module) -> Iterator[None]:
 
 
 @contextmanager
-def capture(model: nn.Module, names: list[str]) -> Iterator[dict[str, torch.Tensor]]:
+def capture(
+    model: nn.Module, names: list[str], copy: Collection[str] | None = None
+) -> Iterator[dict[str, torch.Tensor]]:
     """Hook the named modules; the yielded dict fills with their outputs during a forward.
 
-    Each hooked module hands a *clone* of its output downstream, so an in-place operation after
-    it (``ReLU(inplace=True)``, ``out += identity``) cannot modify the captured tensor, and the
-    captured tensor stays a node of the autograd graph whose gradient is the layer's gradient.
+    The modules in ``copy`` (default: all) hand a *clone* of their output downstream, so an
+    in-place operation after them (``ReLU(inplace=True)``, ``out += identity``) cannot modify the
+    captured tensor, which stays a node of the autograd graph whose gradient is the layer's
+    gradient. ``layers.discover`` tells which layers need it; the others skip the copy.
     A module called several times is captured at its first call. Hooks are removed on exit,
     whatever happens inside.
     """
     modules = dict(model.named_modules())
     captured: dict[str, torch.Tensor] = {}
+    copied = set(names if copy is None else copy)
 
     def make_hook(name: str):
         def hook(_module, _inputs, output):
             if name in captured or not isinstance(output, torch.Tensor):
                 return None
             captured[name] = output
-            return output.clone()
+            return output.clone() if name in copied else None
         return hook
 
     handles = []

@@ -19,6 +19,8 @@ class LayerInfo:
     shape: tuple[int, int, int]
     depth: int
     aliases: tuple[str, ...] = field(default=(), compare=False)
+    #: whether something downstream modifies this output in place (so capture must copy it)
+    modified_in_place: bool = field(default=False, compare=False)
 
     @property
     def channels(self) -> int:
@@ -104,7 +106,8 @@ def discover(model: nn.Module, inputs: torch.Tensor) -> list[LayerInfo]:
     kept = [n for n in spatial if n not in alias_of]
     aliases = {n: [m for m in spatial if m != n and canonical(m) == n] for n in kept}
     layers = [
-        LayerInfo(n, tuple(int(s) for s in outputs[n].shape[1:]), depth, tuple(aliases[n]))
+        LayerInfo(n, tuple(int(s) for s in outputs[n].shape[1:]), depth, tuple(aliases[n]),
+                  modified_in_place=handed[n]._version > 0)
         for depth, n in enumerate(kept)
     ]
     if not layers:

@@ -89,7 +89,9 @@ class Session:
         For methods that need passes of their own (noisy copies, perturbations). Returns the
         logits and the captured activations, both still in the autograd graph.
         """
-        with _grad_enabled(), training_mode_restored(self.model), capture(self.model, list(names)) as captured:
+        in_place = {i.name for i in self.all_layers if i.modified_in_place}
+        copy = [n for n in names if n in in_place or self._modified_in_place_alias(n)]
+        with _grad_enabled(), training_mode_restored(self.model), capture(self.model, list(names), copy) as captured:
             logits = self.model(inputs)
         if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
             raise TypeError(
@@ -97,6 +99,10 @@ class Session:
                 f"{type(logits).__name__}{'' if not isinstance(logits, torch.Tensor) else tuple(logits.shape)}"
             )
         return logits, dict(captured)
+
+    def _modified_in_place_alias(self, name: str) -> bool:
+        """A name that is no canonical layer (say an alias) is copied, to be safe."""
+        return not any(i.name == name for i in self.all_layers)
 
     def _ensure_forward(self) -> None:
         if self._logits is not None:
