@@ -60,6 +60,7 @@ class RevealGame(t.HasTraits):
                 "answer": None,
             }
             self.error = ""
+            self.status = f"reveal game: cluster #{chosen.index} of {layer} — which class is it?"
         return dict(self.game)
 
     def reveal_more(self) -> int:

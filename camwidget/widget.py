@@ -56,6 +56,11 @@ class CamWidget(RevealGame, ClusterLabelling, LatestWins, anywidget.AnyWidget):
     ``w.opacity`` and ``w.colormap`` are synced both ways; ``w.explanation`` is the
     :class:`~camwidget.Explanation` on screen. Invalid values (from Python or the browser) are
     refused with a message in the widget's error area and the trait keeps its last valid value.
+
+    With the method ``"inv"`` the widget shows the layer's clusters and records labels and reveal
+    game results (``w.label``, ``w.start_game``, ``w.reveal_more``, ``w.guess``, ``w.give_up``)
+    with ``store.annotate`` in ``store`` (a :class:`~camwidget.labels.LabelStore`; without one,
+    a :class:`MemoryLabels` on the widget). ``w.annotations`` lists what was recorded.
     """
 
     _esm = _static("widget.js", _NOT_BUILT)
@@ -288,7 +293,7 @@ def explore(
     ``model=None`` takes the embedded default (EfficientNet-Lite0, ImageNet) with its preprocessing
     and class names; ``image`` may be anything ``Session`` takes or the name of a sample image
     (``"chelsea"``). Other keywords (``layer``, ``method``, ``target``, ``channels``, ``region``,
-    ``params``, ``opacity``, ``colormap``) go to :class:`CamWidget`.
+    ``params``, ``opacity``, ``colormap``, ``store``, ``annotator``) go to :class:`CamWidget`.
     """
     from . import models, samples
 

@@ -253,6 +253,7 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
     grid.el.hidden = inv;
     clusters.el.hidden = !inv;
     stage.hidden = playing;
+    classes.el.hidden = playing; // the class picker would give the answer away
     game.el.hidden = !playing;
     mapsTab.setAttribute("aria-selected", String(!inv));
     clustersTab.setAttribute("aria-selected", String(inv));

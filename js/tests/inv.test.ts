@@ -140,6 +140,7 @@ test("the widget: the Clusters tab asks for INV, the panels follow the method an
   model.kernelSets({ game: { active: true, layer: "head", cluster: 1, cluster_id: "bbb", shape: [4, 4], choices: ["cat"] }, reveal_map: new Uint8Array(16) });
   assert.equal(el.querySelector(".cw-root")?.getAttribute("data-view"), "game");
   assert.equal(q("reveal-game").hidden, false);
+  assert.equal((el.querySelector(".cw-class") as unknown as HTMLElement).hidden, true, "the class picker would give the answer away");
   model.clear();
   q("reveal-more").click();
   assert.deepEqual(model.calls, [["send", { kind: "game", action: "more" }]]);

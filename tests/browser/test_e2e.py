@@ -175,3 +175,95 @@ def test_widget_in_jupyterlab(chromium):
             page.locator(".cw-root").screenshot(path=str(SCREENSHOTS / "widget-final.png"))
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+INV_CELLS = [
+    "import json\nimport camwidget as cw\n\nstore = cw.LabelStore('labels.sqlite')\n"
+    "w = cw.explore(layer='conv_head', store=store)\nw",
+    "w.wait(60)\nprint(json.dumps({'method': w.method, 'params': w.params, 'error': w.error, "
+    "'reveal_step': w.reveal_step, 'outcome': w.game.get('outcome'), "
+    "'stored': [[a.text, a.cluster_id, a.reveal_step, a.outcome, a.guess_name] for a in store.annotations()]}))",
+]
+
+
+def test_clusters_view_and_reveal_game_in_jupyterlab(chromium):
+    root = lab.new_root()
+    try:
+        lab.write_notebook(root / "inv.ipynb", INV_CELLS)
+        with lab.jupyterlab(root) as server, lab.browser_page(chromium) as page:
+            console_errors: list[str] = []
+            page.on("pageerror", lambda exc: console_errors.append(str(exc)))
+            nb = lab.Notebook(page, server, "inv.ipynb")
+            nb.run(0, timeout=180)
+            assert nb.error_outputs() == []
+            page.wait_for_selector("[data-testid=heatmap-canvas]", timeout=60_000)
+            _wait_painted(page, "conv_head")
+
+            # 1. The Clusters tab switches to INV; the clusters of conv_head arrive as thumbnails.
+            page.click("[data-testid=tab-clusters]")
+            view = page.locator("[data-testid=clusters-view]")
+            view.wait_for(state="visible", timeout=30_000)
+            page.wait_for_function(
+                "() => document.querySelectorAll('[data-testid=cluster-tile]').length > 0", timeout=120_000
+            )
+            assert view.get_attribute("data-layer") == "conv_head"
+            assert page.locator(".cw-root").get_attribute("data-view") == "clusters"
+            state = _state(nb)
+            assert state["method"] == "inv" and state["error"] == "", state
+            tiles = page.locator("[data-testid=cluster-tile]")
+            assert "%" in tiles.nth(0).inner_text()
+
+            # 2. Click a cluster: its INV map is overlaid.
+            pick = min(1, tiles.count() - 1)
+            before = _canvas_digest(page)
+            tiles.nth(pick).click()
+            state = _state(nb)
+            assert state["params"]["cluster"] == pick and state["error"] == "", state
+            if pick:
+                page.wait_for_function(
+                    "(d) => { const c = document.querySelector('[data-testid=heatmap-canvas]');"
+                    " const x = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let h = 0;"
+                    " for (let i = 0; i < x.length; i += 7) h = (h * 31 + x[i]) | 0;"
+                    " return c.width + 'x' + c.height + ':' + h !== d; }",
+                    arg=before,
+                    timeout=30_000,
+                )
+            page.wait_for_function("() => !document.querySelector('[data-testid=status]').classList.contains('cw-busy')")
+
+            # 3. Write a label: it lands in the store and in the list, as text.
+            label = "pointy ears <b>not bold</b>"
+            page.fill("[data-testid=label-input]", label)
+            page.click("[data-testid=label-submit]")
+            listed = page.locator("[data-testid=label-list] .cw-label-text")
+            listed.first.wait_for(timeout=30_000)
+            assert page.locator("[data-testid=label-list] b").count() == 0, "label text was parsed as HTML"
+            # The list shows the scored labels: the text's phrases, lower-cased (docs/labels.md).
+            assert any("pointy ears" in t for t in listed.all_inner_texts()), listed.all_inner_texts()
+            stored = _state(nb)["stored"]
+            assert len(stored) == 1 and stored[0][0] == label and stored[0][2] == 0 and stored[0][3] is None, stored
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.locator(".cw-root").screenshot(path=str(SCREENSHOTS / "clusters.png"))
+
+            # 4. Play one reveal step, then guess.
+            page.click("[data-testid=play-reveal]")
+            game = page.locator("[data-testid=reveal-game]")
+            game.wait_for(state="visible", timeout=30_000)
+            assert game.get_attribute("data-step") == "0"
+            page.click("[data-testid=reveal-more]")
+            page.wait_for_function("() => document.querySelector('[data-testid=reveal-game]').dataset.step === '1'")
+            assert _state(nb)["reveal_step"] == 1
+            page.locator(".cw-root").screenshot(path=str(SCREENSHOTS / "reveal-game.png"))
+            page.select_option("[data-testid=reveal-guess-select]", "Egyptian cat")
+            page.fill("[data-testid=reveal-text]", "ears and whiskers")
+            page.click("[data-testid=reveal-guess]")
+            page.wait_for_function("() => document.querySelector('[data-testid=reveal-game]').dataset.outcome !== ''")
+            assert "It was" in page.locator("[data-testid=reveal-result]").inner_text()
+            state = _state(nb)
+            assert state["outcome"] == "win" and state["error"] == "", state
+            assert state["stored"][-1][1:] == [stored[0][1], 1, "win", "Egyptian cat"], state["stored"]
+            page.locator(".cw-root").screenshot(path=str(SCREENSHOTS / "reveal-game-over.png"))
+
+            assert nb.error_outputs() == []
+            assert console_errors == []
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
