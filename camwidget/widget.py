@@ -257,6 +257,9 @@ class CamWidget(RevealGame, ClusterLabelling, LatestWins, anywidget.AnyWidget):
                     self._set_quietly("channels", None)
                 if self.region is not None:
                     self._set_quietly("region", None)
+            if name in ("layer", "target") and value != change["old"] and self.params.get("cluster"):
+                # INV cluster indices belong to one layer and target: start at the heaviest.
+                self._set_quietly("params", {**self.params, "cluster": 0})
             if name == "method" and value != change["old"]:
                 schema = _methods.get(value).params
                 kept = {k: v for k, v in self.params.items() if k in schema}

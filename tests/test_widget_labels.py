@@ -172,3 +172,19 @@ def test_a_team_shares_one_store(tiny_session, tmp_path):
     finally:
         a.close()
         b.close()
+
+
+def test_a_new_layer_or_target_starts_at_its_heaviest_cluster(tiny_session):
+    w = CamWidget(tiny_session, method="inv", layer=LAYER, target=0, params={"cluster": 2, "seed": 0})
+    try:
+        assert w.wait(30) and w.error == "" and w.explanation.params["cluster"] == 2
+        assert wait_for(lambda: len(w.clusters_meta.get("clusters", [])) == 3)
+        from_frontend(w, layer="features.2", request=31)
+        assert w.wait(30) and w.error == ""
+        assert w.params == {"cluster": 0, "seed": 0} and w.explanation.layer == "features.2"
+        w.layer = LAYER
+        w.params = {"cluster": 1, "seed": 0}
+        w.target = 2
+        assert w.wait(30) and w.error == "" and w.params["cluster"] == 0
+    finally:
+        w.close()

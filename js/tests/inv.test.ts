@@ -147,3 +147,40 @@ test("the widget: the Clusters tab asks for INV, the panels follow the method an
   q("tab-maps").click();
   assert.equal(model.sets().method, "gradcam", "back to the method used before INV");
 });
+
+test("partial maps (Smooth Grad-CAM++ batches) paint as they come, with progress, and the final one replaces them", async () => {
+  const window = new Window();
+  const d = window.document as unknown as Document;
+  const el = d.createElement("div");
+  const model = new FakeModel({
+    image: new Uint8Array(4 * 4 * 3), image_shape: [4, 4], heatmap: new Uint8Array(16),
+    heatmap_meta: { shape: [4, 4], request: 0, layer: "head" }, layers: [{ name: "head", shape: [32, 4, 4], depth: 0 }],
+    methods: [], layer: "head", method: "smooth", params: {}, request: 5, answered: 4, top: [], classes: [],
+  });
+  render({ model, el: el as unknown as HTMLElement });
+  const root = el.querySelector(".cw-root") as unknown as HTMLElement;
+  const bar = el.querySelector("progress") as unknown as HTMLProgressElement;
+  for (const done of [8, 16]) {
+    model.kernelSets({
+      heatmap: new Uint8Array(16).fill(done),
+      heatmap_meta: { shape: [4, 4], request: 5, layer: "head", partial: true, done, total: 25 },
+      busy: true, progress: done / 25, status: `computing Smooth… ${done}/25 (refining)`,
+    });
+    await Promise.resolve();
+    assert.equal(root.dataset.shownRequest, "5");
+    assert.match(el.querySelector("[data-testid=status]")?.textContent ?? "", new RegExp(`${done}/25`));
+    assert.equal(bar.hidden, false);
+    assert.ok(Math.abs(bar.value - done / 25) < 1e-6);
+  }
+  model.kernelSets({ heatmap: new Uint8Array(16).fill(200), heatmap_meta: { shape: [4, 4], request: 5, layer: "head" }, busy: false, progress: -1, answered: 5 });
+  await Promise.resolve();
+  assert.equal(root.dataset.shownRequest, "5");
+  assert.equal(bar.hidden, true);
+  // A partial map of a superseded request never paints over a newer answer.
+  model.kernelSets({ request: 6 });
+  model.kernelSets({ heatmap_meta: { shape: [4, 4], request: 6, layer: "head" }, answered: 6 });
+  await Promise.resolve();
+  model.kernelSets({ heatmap_meta: { shape: [4, 4], request: 5, layer: "head", partial: true, done: 24, total: 25 } });
+  await Promise.resolve();
+  assert.equal(root.dataset.shownRequest, "6");
+});
