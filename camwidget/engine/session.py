@@ -157,9 +157,15 @@ class Session:
             self._gradients.popitem(last=False)
         return result
 
-    def input_gradient(self, outputs: torch.Tensor) -> torch.Tensor:
-        """∂ sum(outputs) / ∂ model input (1 × 3 × H × W), for outputs cut from cached activations."""
+    def input_gradient(self, layer: str, select: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        """∂ sum(select(A)) / ∂ model input (1 × 3 × H × W), from the cached forward graph.
+
+        ``select`` cuts neurons from ``layer``'s activations (1 × C × h × w, still in the graph).
+        """
+        info = self.layer_info(layer)
+        self._ensure_forward()
         with _grad_enabled():
+            outputs = select(self._activations[info.name])
             (g,) = torch.autograd.grad(outputs.sum(), self._input_leaf, retain_graph=True)
         return g.detach()
 

@@ -19,7 +19,7 @@ import torch
 
 from .. import progress
 from . import MethodSpec, Result, register
-from .smooth import DEFAULT_BATCH_SIZE, _lru, _remember, check_noise, default_sigma, noisy_batches
+from .smooth import DEFAULT_BATCH_SIZE, NOISE_PARAMS, _lru, _remember, check_noise, default_sigma, noisy_batches
 
 
 def _select(activations: torch.Tensor, channels: torch.Tensor | None, region: torch.Tensor | None) -> torch.Tensor:
@@ -44,8 +44,7 @@ def input_gradient(
     """∂ Σ_{selected} A / ∂ x, 1 × 3 × H × W at the model input's resolution (averaged over copies)."""
     check_noise(n, sigma, batch_size)
     if n == 1 and not sigma:
-        session.activations(layer)  # runs the cached forward if it has not run yet
-        return session.input_gradient(_select(session._activations[layer], channels, region))
+        return session.input_gradient(layer, lambda activations: _select(activations, channels, region))
     sigma = default_sigma(session.input) if sigma is None else float(sigma)
     total = torch.zeros_like(session.input, dtype=torch.float64)
     for done, batch in noisy_batches(session.input, n, sigma, seed, batch_size):
@@ -79,11 +78,9 @@ def _neurons(session, layer, target, channels, region, n, sigma, seed, batch_siz
 register(MethodSpec(
     "neurons", "Neurons (input gradient)", _neurons,
     params={
+        **NOISE_PARAMS,
         "n": {"type": "int", "default": 1, "min": 1, "label": "noisy copies n (1: plain gradient)"},
-        "sigma": {"type": "float", "default": None, "min": 0.0, "nullable": True,
-                  "label": "noise σ (None: 0.15 · input range when n > 1)"},
-        "seed": {"type": "int", "default": 0, "label": "seed"},
-        "batch_size": {"type": "int", "default": DEFAULT_BATCH_SIZE, "min": 1, "label": "batch size"},
+        "sigma": {**NOISE_PARAMS["sigma"], "label": "noise σ (None: 0.15 · input range when n > 1)"},
     },
     description="What drives the selected neurons: max over colours of |∂ Σ A_selected / ∂ input|, "
                 "optionally averaged over noisy copies (SmoothGrad).",

@@ -54,6 +54,16 @@ _KEPT = 4
 Derivatives = dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
 
 
+#: The noise parameters Smooth Grad-CAM++ and smoothed "neurons" share (the widget renders them).
+NOISE_PARAMS: dict[str, dict[str, Any]] = {
+    "n": {"type": "int", "default": 25, "min": 1, "label": "noisy copies n"},
+    "sigma": {"type": "float", "default": None, "min": 0.0, "nullable": True,
+              "label": "noise σ (None: 0.15 · input range)"},
+    "seed": {"type": "int", "default": 0, "label": "seed"},
+    "batch_size": {"type": "int", "default": DEFAULT_BATCH_SIZE, "min": 1, "label": "batch size"},
+}
+
+
 def default_sigma(x: torch.Tensor) -> float:
     """SmoothGrad's recommended noise level: 0.15 · (max(x) − min(x)) of the model input tensor."""
     return 0.15 * float(x.max() - x.min())
@@ -182,13 +192,7 @@ def _smooth_gradcampp(session, layer, target, channels, region, n, sigma, seed, 
 
 register(MethodSpec(
     "smooth-gradcam++", "Smooth Grad-CAM++", _smooth_gradcampp,
-    params={
-        "n": {"type": "int", "default": 25, "min": 1, "label": "noisy copies n"},
-        "sigma": {"type": "float", "default": None, "min": 0.0, "nullable": True,
-                  "label": "noise σ (None: 0.15 · input range)"},
-        "seed": {"type": "int", "default": 0, "label": "seed"},
-        "batch_size": {"type": "int", "default": DEFAULT_BATCH_SIZE, "min": 1, "label": "batch size"},
-    },
+    params=NOISE_PARAMS,
     description="Omeiza et al. 2019: Grad-CAM++ from 1st/2nd/3rd derivatives averaged over n noisy "
                 "copies of the input (α numerator D2, as Grad-CAM++ implies; the paper prints D1).",
 ))
