@@ -11,13 +11,14 @@ from torch import nn
 @contextmanager
 def training_mode_restored(model: nn.Module) -> Iterator[None]:
     """Run the body in eval mode and put every module's own train/eval flag back afterwards."""
-    flags = [(m, m.training) for m in model.modules()]
+    training = [m for m in model.modules() if m.training]
     try:
-        model.eval()
+        for m in training:
+            m.training = False
         yield
     finally:
-        for m, flag in flags:
-            m.training = flag
+        for m in training:
+            m.training = True
 
 
 @contextmanager
@@ -33,7 +34,6 @@ def capture(
     A module called several times is captured at its first call. Hooks are removed on exit,
     whatever happens inside.
     """
-    modules = dict(model.named_modules())
     captured: dict[str, torch.Tensor] = {}
     copied = set(names if copy is None else copy)
 
@@ -48,7 +48,7 @@ def capture(
     handles = []
     try:
         for name in names:
-            handles.append(modules[name].register_forward_hook(make_hook(name)))
+            handles.append(model.get_submodule(name).register_forward_hook(make_hook(name)))
         yield captured
     finally:
         for h in handles:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from .capture import training_mode_restored
+
 _SKIP = (nn.Dropout, nn.Dropout2d, nn.Identity)
 
 
@@ -83,16 +85,12 @@ def discover(model: nn.Module, inputs: torch.Tensor) -> list[LayerInfo]:
         return hook
 
     handles = [m.register_forward_hook(make_hook(n)) for n, m in candidates.items()]
-    training = {m: m.training for m in model.modules()}
     try:
-        model.eval()
-        with torch.no_grad():
+        with training_mode_restored(model), torch.no_grad():
             model(inputs)
     finally:
         for h in handles:
             h.remove()
-        for m, flag in training.items():
-            m.training = flag
 
     spatial = [n for n in order if outputs[n].dim() == 4 and outputs[n].shape[-2] * outputs[n].shape[-1] > 1]
     # a container returns exactly what its last child handed on: one layer, the container's name

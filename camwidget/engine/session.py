@@ -63,10 +63,13 @@ class Session:
             x = x[None]
         if x.dim() != 4 or x.shape[0] != 1:
             raise ValueError(f"preprocess: must return a 3×H×W or 1×3×H×W tensor, returned shape {tuple(x.shape)}")
-        if not torch.isfinite(x).all():
+        if not torch.isfinite(x.detach().sum()):  # a NaN or inf anywhere makes the sum one
             raise ValueError("image: the preprocessed tensor contains NaN or infinite values")
-        with torch.inference_mode(False):  # a normal tensor even when made under inference_mode()
-            self.input: torch.Tensor = x.detach().to(self.device).clone()
+        x = x.detach().to(self.device)
+        if x.is_inference():  # made under inference_mode(): autograd needs a normal tensor
+            with torch.inference_mode(False):
+                x = x.clone()
+        self.input: torch.Tensor = x
         self.all_layers: list[LayerInfo] = layers_.discover(model, self.input)
         if layers is not None:
             if isinstance(layers, str) or not len(layers):
@@ -108,7 +111,7 @@ class Session:
         if self._logits is not None:
             return
         with _grad_enabled():
-            x = self.input.clone().requires_grad_(True)
+            x = self.input.detach().requires_grad_(True)  # a new leaf sharing the input's storage
         logits, captured = self.forward_batch(x, [i.name for i in self.layers])
         if self.classes is not None and len(self.classes) != logits.shape[1]:
             raise ValueError(f"classes: {len(self.classes)} names for a model with {logits.shape[1]} outputs")
