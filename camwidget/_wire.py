@@ -81,7 +81,9 @@ def pack_map(map_: np.ndarray, display: Sequence[int]) -> tuple[bytes, list[int]
 
 
 def pack_mask(mask: np.ndarray | None, segments: np.ndarray | None, display: Sequence[int]) -> tuple[bytes, list[int]]:
-    """Segment methods: one byte per display pixel, bit 0 = selected segment, bit 1 = boundary."""
+    """Segment methods: one byte per display pixel, bit 0 = selected segment, bit 1 = segment
+    boundary, bit 2 = edge of the selection (the pixels on both sides of where a selected pixel
+    meets an unselected 4-neighbour, so the outline of the selection is two pixels wide)."""
     if mask is None and segments is None:
         return b"", []
     dh, dw = int(display[0]), int(display[1])
@@ -90,7 +92,16 @@ def pack_mask(mask: np.ndarray | None, segments: np.ndarray | None, display: Seq
         m = np.asarray(mask).astype(np.float32)
         if m.shape != (dh, dw):
             m = _resize(m, (dh, dw), mode="nearest")
-        out |= (m > 0.5).astype(np.uint8)
+        selected = m > 0.5
+        out |= selected.astype(np.uint8)
+        rim = np.zeros((dh, dw), dtype=bool)
+        across = selected[:, 1:] != selected[:, :-1]
+        rim[:, 1:] |= across
+        rim[:, :-1] |= across
+        down = selected[1:, :] != selected[:-1, :]
+        rim[1:, :] |= down
+        rim[:-1, :] |= down
+        out |= rim.astype(np.uint8) << 2
     else:
         out |= 1  # no selection: nothing is dimmed
     if segments is not None:
@@ -246,3 +257,10 @@ def check_opacity(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
         raise ValueError(f"opacity: expected a number in [0, 1], got {value!r}")
     return float(value)
+
+
+def check_flag(name: str, value: Any) -> bool:
+    """A view-only switch (``outline``, ``hide_rest``): a bool."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected True or False, got {value!r}")
+    return bool(value)

@@ -3,7 +3,8 @@
 The widget holds no explanation logic: it validates what the browser (or Python) selects, asks the
 session for the map in one worker thread that always takes the newest pending state (a drag sends
 many values; only the latest is computed), and sends the answer as raw bytes. Colormap and opacity
-are drawn in the browser and never reach the session. See docs/widget-protocol.md.
+(and, for segment methods, boundaries and dimming) are drawn in the browser and never reach the
+session. See docs/widget-protocol.md.
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ _STATIC = Path(__file__).parent / "static"
 #: Traits whose change asks the kernel for a new explanation.
 SELECTION = ("layer", "method", "target", "channels", "region", "params")
 #: Traits drawn in the browser only: they never trigger kernel work.
-VIEW = ("opacity", "colormap")
+VIEW = ("opacity", "colormap", "outline", "hide_rest")
 
 
 # A checkout whose frontend is not built yet still imports (and its Python side works); the
@@ -53,7 +54,9 @@ class CamWidget(RevealGame, ClusterLabelling, LatestWins, anywidget.AnyWidget):
     """An interactive explanation of one image: layer strip, region selector, feature-map grid.
 
     ``w.layer``, ``w.method``, ``w.target``, ``w.channels``, ``w.region``, ``w.params``,
-    ``w.opacity`` and ``w.colormap`` are synced both ways; ``w.explanation`` is the
+    ``w.opacity``, ``w.colormap``, ``w.outline`` and ``w.hide_rest`` are synced both ways (the last
+    four are drawn in the browser and never reach the session; ``outline`` and ``hide_rest`` show
+    the segment boundaries and dim the unselected segments of SeCAM and LIME); ``w.explanation`` is the
     :class:`~camwidget.Explanation` on screen. Invalid values (from Python or the browser) are
     refused with a message in the widget's error area and the trait keeps its last valid value.
 
@@ -96,6 +99,10 @@ class CamWidget(RevealGame, ClusterLabelling, LatestWins, anywidget.AnyWidget):
     # View only.
     opacity = t.Float(0.5).tag(sync=True)
     colormap = t.Unicode("jet").tag(sync=True)
+    #: Segment methods (SeCAM, LIME): draw the segment boundaries.
+    outline = t.Bool(True).tag(sync=True)
+    #: Segment methods: dim everything outside the selected segments (LIME's ``hide_rest``).
+    hide_rest = t.Bool(True).tag(sync=True)
 
     def __init__(
         self,
@@ -109,6 +116,8 @@ class CamWidget(RevealGame, ClusterLabelling, LatestWins, anywidget.AnyWidget):
         params: dict[str, Any] | None = None,
         opacity: float = 0.5,
         colormap: str = "jet",
+        outline: bool = True,
+        hide_rest: bool = True,
         store: Any = None,
         **kwargs: Any,
     ) -> None:
@@ -147,6 +156,8 @@ class CamWidget(RevealGame, ClusterLabelling, LatestWins, anywidget.AnyWidget):
                 self.region = self._validated("region", region)
                 self.opacity = _wire.check_opacity(opacity)
                 self.colormap = _wire.check_colormap(colormap)
+                self.outline = _wire.check_flag("outline", outline)
+                self.hide_rest = _wire.check_flag("hide_rest", hide_rest)
                 ok = True
             finally:
                 self._quiet = False
@@ -270,9 +281,14 @@ class CamWidget(RevealGame, ClusterLabelling, LatestWins, anywidget.AnyWidget):
     def _on_view(self, change: dict) -> None:
         if self._quiet:
             return
-        check = _wire.check_opacity if change["name"] == "opacity" else _wire.check_colormap
+        name = change["name"]
         try:
-            check(change["new"])
+            if name == "opacity":
+                _wire.check_opacity(change["new"])
+            elif name == "colormap":
+                _wire.check_colormap(change["new"])
+            else:
+                _wire.check_flag(name, change["new"])
         except (ValueError, TypeError) as exc:
             self._set_quietly(change["name"], change["old"])
             self.error = str(exc)
@@ -296,7 +312,7 @@ def explore(
     ``model=None`` takes the embedded default (EfficientNet-Lite0, ImageNet) with its preprocessing
     and class names; ``image`` may be anything ``Session`` takes or the name of a sample image
     (``"chelsea"``). Other keywords (``layer``, ``method``, ``target``, ``channels``, ``region``,
-    ``params``, ``opacity``, ``colormap``, ``store``, ``annotator``) go to :class:`CamWidget`.
+    ``params``, ``opacity``, ``colormap``, ``outline``, ``hide_rest``, ``store``, ``annotator``) go to :class:`CamWidget`.
     """
     from . import models, samples
 

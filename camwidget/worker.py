@@ -54,6 +54,9 @@ class LatestWins:
         self._atlas_key: str | None = None
         self._last_progress = 0.0
         self._recent: OrderedDict[str, Explanation] = OrderedDict()
+        # The last selection the method refused with a ValueError (k larger than the number of
+        # segments, …) and that error: asking again (a request bump) re-reports it, no recompute.
+        self._failed: tuple[str, ValueError] | None = None
 
     def _launch(self) -> None:
         self._worker = threading.Thread(target=self._run, name="camwidget-worker", daemon=True)
@@ -102,6 +105,11 @@ class LatestWins:
                         self._send_atlas(state)
             except _progress.Cancelled:
                 pass
+            except ValueError as exc:  # a parameter the method refused: the user's to fix
+                self._failed = (_key(state), exc)
+                if not self._superseded():
+                    log.info("camwidget: %s refused its parameters: %s", state["method"], exc)
+                    self._publish_error(state, exc)
             except Exception as exc:  # a failing method must not take the widget down
                 if not self._superseded():
                     log.warning("camwidget: %s failed", state["method"], exc_info=True)
@@ -115,10 +123,12 @@ class LatestWins:
         """Hook run on the worker after each answer (the clusters view sends its thumbnails)."""
 
     def _answer(self, state: dict[str, Any]) -> None:
-        key = _as_json({k: v for k, v in state.items() if k not in ("request", "submitted")})
+        key = _key(state)
         if key == self._shown_key:
             self._finish(state)
             return
+        if self._failed is not None and self._failed[0] == key:
+            raise self._failed[1]  # the same selection, refused a moment ago: not computed again
         label = _label(state["method"])
         e = self._recent.get(key)
         started = time.perf_counter()
@@ -195,9 +205,12 @@ class LatestWins:
         self._atlas_key = key
 
     def _publish_error(self, state: dict[str, Any], exc: Exception) -> None:
+        # A value refused by the observers in this same request already says what is wrong.
+        refused_now = state["request"] == self._error_request and bool(self.error)
         self._error_request = state["request"]
         with self._batch():
-            self.error = f"{_label(state['method'])} failed: {exc}"
+            if not refused_now:
+                self.error = f"{_label(state['method'])} failed: {exc}"
             self.busy = False
             self.progress = -1.0
             self.answered = state["request"]
@@ -268,6 +281,11 @@ def _describe(e: Explanation, label: str, session: Session) -> str:
     if e.blank:
         parts.append("blank map (nothing positive)")
     return " · ".join(parts)
+
+
+def _key(state: dict[str, Any]) -> str:
+    """What identifies an answer: the selection without its request id and timing."""
+    return _as_json({k: v for k, v in state.items() if k not in ("request", "submitted")})
 
 
 def _as_json(value: Any) -> str:

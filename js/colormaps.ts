@@ -19,11 +19,18 @@ export function lut(name: string): Uint8Array {
   return table;
 }
 
+/** How much of its brightness a pixel outside the selected segments keeps ("hide rest"). */
+export const DIM = 0.35;
+/** How far a segment boundary (not the selection's edge) is lightened towards white. */
+export const EDGE = 0.45;
+
 /**
  * Blend a colour-mapped scalar field over an RGBA image, in place.
  * `values` holds one uint8 per pixel (already upsampled to the image), `rgba` the image pixels;
  * `alpha` in [0, 1]. `mask` (optional, one byte per pixel): bit 0 = pixel inside a selected
- * segment, bit 1 = segment boundary; with a mask, unselected pixels are dimmed and boundaries drawn.
+ * segment, bit 1 = segment boundary, bit 2 = edge of the selection. With a mask, `hideRest` dims
+ * the pixels outside the selected segments (like LIME's `hide_rest`) and `outline` draws the
+ * selection's edge in white and the other segment boundaries as faint light lines; both view-only.
  */
 export function blend(
   rgba: Uint8ClampedArray | Uint8Array,
@@ -32,6 +39,8 @@ export function blend(
   table: Uint8Array,
   alpha: number,
   mask?: Uint8Array | null,
+  outline = true,
+  hideRest = true,
 ): void {
   const a = Math.max(0, Math.min(1, alpha));
   const b = 1 - a;
@@ -44,10 +53,13 @@ export function blend(
     let bl = rgba[o + 2] * b + table[v + 2] * a;
     if (mask) {
       const m = mask[p];
-      if (m & 2) {
+      if (hideRest && !(m & 1)) {
+        r *= DIM; g *= DIM; bl *= DIM;
+      }
+      if (outline && m & 4) {
         r = 255; g = 255; bl = 255;
-      } else if (!(m & 1)) {
-        r *= 0.45; g *= 0.45; bl *= 0.45;
+      } else if (outline && m & 2) {
+        r += (255 - r) * EDGE; g += (255 - g) * EDGE; bl += (255 - bl) * EDGE;
       }
     }
     rgba[o] = r;

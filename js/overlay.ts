@@ -22,6 +22,8 @@ export class Overlay {
   private mask: Uint8Array | null = null;
   opacity = 0.5;
   colormap = "jet";
+  outline = true; // segment boundaries (segment methods only)
+  hideRest = true; // dim what lies outside the selected segments (segment methods only)
   onPaint: (() => void) | null = null;
 
   constructor(doc: Document) {
@@ -79,9 +81,16 @@ export class Overlay {
     return null;
   }
 
-  setView(opacity: number, colormap: string): void {
+  /** The answer on screen carries a segment mask (SeCAM, LIME): outline and hide-rest apply. */
+  get hasMask(): boolean {
+    return this.mask !== null;
+  }
+
+  setView(opacity: number, colormap: string, outline = true, hideRest = true): void {
     this.opacity = Number.isFinite(opacity) ? opacity : 0.5;
     this.colormap = colormap;
+    this.outline = outline;
+    this.hideRest = hideRest;
     this.draw();
   }
 
@@ -125,7 +134,7 @@ export class Overlay {
       ctx.putImageData(makeImageData(this.image, this.width, this.height), 0, 0);
     } else {
       const out = new Uint8ClampedArray(this.image);
-      blend(out, this.upsampled, 4, lut(this.colormap), this.opacity, this.mask);
+      blend(out, this.upsampled, 4, lut(this.colormap), this.opacity, this.mask, this.outline, this.hideRest);
       ctx.putImageData(makeImageData(out, this.width, this.height), 0, 0);
     }
     this.onPaint?.();

@@ -142,20 +142,44 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
     model.save_changes();
     applyView();
   });
-  const viewLabel = (text: string, control: HTMLElement) => {
+  const viewLabel = (text: string, control: HTMLElement, after = false) => {
     const l = doc.createElement("label");
     const s = doc.createElement("span");
     s.textContent = text;
-    l.append(s, control);
+    if (after) l.append(control, s);
+    else l.append(s, control);
     return l;
   };
+  // Segment methods (SeCAM, LIME): boundaries and dimming of the unselected segments, view-only.
+  const checkbox = (testid: string, trait: string, title: string) => {
+    const box = doc.createElement("input");
+    box.type = "checkbox";
+    box.setAttribute("data-testid", testid);
+    box.title = title;
+    box.addEventListener("change", () => {
+      model.set(trait, box.checked);
+      model.save_changes();
+      applyView();
+    });
+    return box;
+  };
+  const outline = checkbox("outline-toggle", "outline", "Draw the segment boundaries");
+  const hideRest = checkbox("hide-rest-toggle", "hide_rest", "Dim everything outside the selected segments");
+  const segmentControls = [
+    viewLabel("Outline", outline, true),
+    viewLabel("Hide rest", hideRest, true),
+  ];
+  for (const l of segmentControls) {
+    l.classList.add("cw-segment-view");
+    l.hidden = true;
+  }
 
   // ---- layout ----------------------------------------------------------------------------------
   const root = doc.createElement("div");
   root.className = "cw-root";
   const toolbar = doc.createElement("div");
   toolbar.className = "cw-toolbar";
-  toolbar.append(methods.el, classes.el, viewLabel("Colormap", cmap), viewLabel("Opacity", opacity));
+  toolbar.append(methods.el, classes.el, viewLabel("Colormap", cmap), viewLabel("Opacity", opacity), ...segmentControls);
   const stage = doc.createElement("div");
   stage.className = "cw-stage";
   stage.append(overlay.canvas, region.canvas);
@@ -173,6 +197,7 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
     paints += 1;
     root.dataset.paints = String(paints);
     root.dataset.paintedLayer = meta.layer ?? "";
+    root.dataset.paintedMethod = meta.method ?? "";
     root.dataset.paintedRequest = String(mark.request);
     root.dataset.computeMs = String(meta.compute_ms ?? "");
     root.dataset.kernelMs = String(meta.kernel_ms ?? "");
@@ -185,9 +210,13 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
   const applyView = () => {
     const name = String(model.get("colormap") ?? "jet");
     const alpha = Number(model.get("opacity") ?? 0.5);
+    const showOutline = model.get("outline") ?? true;
+    const dimRest = model.get("hide_rest") ?? true;
     cmap.value = name;
     opacity.value = String(alpha);
-    overlay.setView(alpha, name);
+    outline.checked = Boolean(showOutline);
+    hideRest.checked = Boolean(dimRest);
+    overlay.setView(alpha, name, Boolean(showOutline), Boolean(dimRest));
     grid.setColormap(name);
     clusters.setColormap(name);
   };
@@ -215,6 +244,8 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
       blank: Boolean(meta.blank),
     });
     if (err) status.setError(err);
+    // Outline and hide-rest apply only to answers that carry a segment mask.
+    for (const l of segmentControls) l.hidden = !overlay.hasMask;
     refreshStatus();
   };
   // Several traits of one reply arrive in one message; paint once after all of them are set.
@@ -289,7 +320,7 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
   on("change:target", () => classes.setTarget(model.get("target")));
   on("change:methods", () => methods.setMethods(model.get("methods") ?? []));
   on("change:method change:params", () => methods.setMethod(String(model.get("method") ?? ""), model.get("params")));
-  on("change:opacity change:colormap", applyView);
+  on("change:opacity change:colormap change:outline change:hide_rest", applyView);
   on("change:status change:busy change:progress change:answered change:request", refreshStatus);
   on("change:error", () => status.setError(String(model.get("error") ?? "")));
 

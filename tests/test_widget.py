@@ -224,6 +224,110 @@ def test_view_traits_do_no_kernel_work(widget, tiny_session):
     assert widget.opacity == 0.25 and "opacity" in widget.error
 
 
+# ---- segment methods: SeCAM and LIME ------------------------------------------------------------
+@pytest.fixture
+def seg_widget(tiny_model):
+    """SeCAM on a tiny image of 4 × 5 flat colour blocks (SLIC finds 26 segments at n_segments=50)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from nets import tiny_preprocess
+
+    rng = np.random.default_rng(0)
+    image = np.zeros((32, 40, 3), dtype=np.uint8)
+    for i in range(4):
+        for j in range(5):
+            image[i * 8 : (i + 1) * 8, j * 8 : (j + 1) * 8] = rng.integers(0, 256, 3)
+    session = cw.Session(tiny_model, image, preprocess=tiny_preprocess)
+    w = CamWidget(session, method="secam", target=0)  # class 0: a CAM with positive segments
+    assert w.wait(60) and w.error == ""
+    yield w
+    w.close()
+
+
+def _mask_bits(w: CamWidget) -> np.ndarray:
+    return np.frombuffer(w.mask, dtype=np.uint8).reshape(w.heatmap_meta["mask_shape"])
+
+
+def test_outline_and_hide_rest_are_view_only(seg_widget):
+    w = seg_widget
+    assert (w.outline, w.hide_rest) == (True, True)
+    mask = _mask_bits(w)
+    assert (mask & 1).any() and (mask & 2).any(), "the mask carries selected segments and boundaries"
+    calls = Calls(w.session)
+    request, heatmap, mask_bytes = w.request, w.heatmap, w.mask
+    w.outline = False
+    w.hide_rest = False
+    from_frontend(w, outline=True)
+    from_frontend(w, hide_rest=True)
+    from_frontend(w, outline=False, hide_rest=False)
+    assert w.wait()
+    time.sleep(0.1)
+    assert calls.layers == [], "a view-only switch reached the session"
+    assert w.request == request and w.answered == request
+    assert w.heatmap is heatmap and w.mask is mask_bytes
+    assert (w.outline, w.hide_rest) == (False, False) and w.error == ""
+    opened = CamWidget(w.session, method="secam", target=0, outline=False, hide_rest=False)
+    try:
+        assert (opened.outline, opened.hide_rest) == (False, False)
+    finally:
+        opened.close()
+
+
+def test_secam_controls_render_and_recompute(seg_widget):
+    w = seg_widget
+    schema = next(m for m in w.methods if m["name"] == "secam")["params"]
+    assert schema["segmenter"]["type"] == "choice" and "felzenszwalb" in schema["segmenter"]["choices"]
+    assert schema["n_segments"]["type"] == "int" and schema["k"]["type"] == "int"
+    first = w.explanation
+    assert first.method == "secam" and w.heatmap_meta["method"] == "secam"
+    assert first.params["k"] == 5 and first.params["segmenter"] == "slic"
+    h, wd = w.image_shape
+    assert w.heatmap_meta["mask_shape"] == [h, wd] and len(w.mask) == h * wd
+    assert int((_mask_bits(w) & 1).sum()) == int(first.mask.sum())
+    before = w.mask
+    from_frontend(w, params={"segmenter": "felzenszwalb", "n_segments": 10, "k": 2}, request=20)
+    assert w.wait(60) and w.error == "" and w.answered == 20
+    e = w.explanation
+    assert (e.params["segmenter"], e.params["n_segments"], e.params["k"]) == ("felzenszwalb", 10, 2)
+    assert e.params["segment_count"] != first.params["segment_count"]
+    assert len(np.unique(e.segments[e.mask])) == 2  # the top 2 segments are selected
+    assert w.mask != before
+    from_frontend(w, params={"segmenter": "felzenszwalb", "n_segments": 10, "k": 4}, request=21)
+    assert w.wait(60) and len(np.unique(w.explanation.segments[w.explanation.mask])) == 4
+    # LIME's answer carries a mask too (the widget's outline and hide-rest apply to it).
+    from_frontend(w, method="lime", params={"n_samples": 20, "batch_size": 10, "k": 2}, request=22)
+    assert w.wait(60) and w.error == "" and w.explanation.method == "lime"
+    assert w.heatmap_meta["mask_shape"] == [h, wd] and (_mask_bits(w) & 2).any()
+
+
+def test_secam_bad_values_show_in_the_widget_and_it_stays_usable(seg_widget):
+    w = seg_widget
+    good = w.explanation
+    count = good.params["segment_count"]
+    calls = Calls(w.session)
+    from_frontend(w, params={"k": 500}, request=30)
+    assert w.wait(60)
+    assert w.error.startswith("SeCAM") and "k: 500" in w.error and str(count) in w.error
+    assert w.answered == 30 and w.busy is False
+    assert w.explanation is good and w.heatmap_meta["request"] < 30  # the last good map stays
+    # Asking again (a bare request bump) re-reports the error without recomputing.
+    w.error = ""
+    from_frontend(w, request=31)
+    assert w.wait() and "k: 500" in w.error and w.answered == 31 and len(calls.layers) == 1
+    # A segment count < 1 is refused before it reaches the session; the message names it.
+    from_frontend(w, params={"k": 5, "n_segments": 0}, request=32)
+    assert w.wait()
+    assert "n_segments" in w.error and w.params == {"k": 500} and w.answered == 32
+    from_frontend(w, params={"segmenter": "nope"}, request=33)
+    assert w.wait() and "segmenter" in w.error
+    # Still usable: a valid k is computed and clears the error.
+    from_frontend(w, params={"k": 3}, request=34)
+    assert w.wait(60)
+    assert w.error == "" and w.answered == 34 and w.explanation.params["k"] == 3
+    assert w._worker.is_alive()
+
+
 def test_latest_wins_while_dragging(widget, tiny_session):
     calls = Calls(tiny_session, delay=0.05)
     names = [i.name for i in tiny_session.layers]
@@ -364,6 +468,8 @@ def test_wire_mask_marks_selection_and_boundaries():
     m = np.frombuffer(data, dtype=np.uint8).reshape(shape)
     assert (m[:, 4:] & 1).all() and not (m[:, :3] & 1).any()
     assert (m[:, 3] & 2).all() and not (m[:, 4:] & 2).any()
+    # The selection's edge: the pixels on both sides of where selected meets unselected.
+    assert (m[:, 2:4] & 4).all() and not (m[:, :2] & 4).any() and not (m[:, 4:] & 4).any()
     assert _wire.pack_mask(None, None, (4, 6)) == (b"", [])
 
 

@@ -29,9 +29,25 @@ test("blend: opacity 0 keeps the image, 1 shows the colormap; masks dim and outl
   px = image();
   blend(px, values, 1, lut("gray"), 1);
   assert.deepEqual([...px], [0, 0, 0, 255, 255, 255, 255, 255]);
-  px = image();
-  blend(px, values, 1, lut("gray"), 0, new Uint8Array([0, 2]));
-  assert.deepEqual([...px], [4, 9, 14, 255, 255, 255, 255, 255]); // 45 % brightness, clamped-array rounding
+  // Segment masks: A outside the selection, B a segment boundary outside it, C the selection's edge.
+  const three = () => new Uint8ClampedArray([20, 40, 60, 255, 40, 60, 80, 255, 100, 100, 100, 255]);
+  const mask = new Uint8Array([0, 2, 1 | 2 | 4]);
+  const flat = new Uint8Array(3);
+  const run = (outline: boolean, hideRest: boolean) => {
+    const out = three();
+    blend(out, flat, 1, lut("gray"), 0, mask, outline, hideRest);
+    return [...out];
+  };
+  // Both on (the default): the rest at 35 %, boundaries lightened 45 % towards white, the selection's edge white.
+  assert.deepEqual(run(true, true), [7, 14, 21, 255, 122, 126, 130, 255, 255, 255, 255, 255]);
+  px = three();
+  blend(px, flat, 1, lut("gray"), 0, mask);
+  assert.deepEqual([...px], run(true, true));
+  // Outline off: no lines, the rest still dimmed.
+  assert.deepEqual(run(false, true), [7, 14, 21, 255, 14, 21, 28, 255, 100, 100, 100, 255]);
+  // Hide-rest off: nothing dimmed, lines still drawn.
+  assert.deepEqual(run(true, false), [20, 40, 60, 255, 137, 148, 159, 255, 255, 255, 255, 255]);
+  assert.deepEqual(run(false, false), [...three()]);
   const rgba = colorize(new Uint8Array([255]), lut("gray"));
   assert.deepEqual([...rgba], [255, 255, 255, 255]);
 });

@@ -145,6 +145,51 @@ test("colormap and opacity are view-only: no request id, never pending", () => {
   assert.doesNotMatch(q("status").textContent ?? "", /computing/);
 });
 
+test("outline and hide-rest: shown only with a segment mask, view-only, repaint without a request", async () => {
+  const { q, model, el, window } = setup({ outline: true, hide_rest: true });
+  const root = el.querySelector(".cw-root") as unknown as HTMLElement;
+  const outline = q("outline-toggle") as unknown as HTMLInputElement;
+  const hideRest = q("hide-rest-toggle") as unknown as HTMLInputElement;
+  assert.ok(outline && hideRest);
+  const shown = (box: HTMLElement) => !(box.closest("label") as HTMLElement).hidden;
+  assert.ok(!shown(outline) && !shown(hideRest), "no mask (Grad-CAM): the switches are hidden");
+  // A SeCAM answer: the map at image size and a mask (bit 0 selected, bit 1 boundary).
+  model.kernelSets({ request: 1 });
+  model.kernelSets({
+    mask: new DataView(new Uint8Array(16).fill(1).buffer),
+    heatmap_meta: { shape: [4, 4], request: 1, layer: "head", method: "secam", mask_shape: [4, 4] },
+    answered: 1,
+  });
+  await Promise.resolve();
+  assert.ok(shown(outline) && shown(hideRest), "a segment answer shows the switches");
+  assert.equal(outline.checked, true);
+  assert.equal(hideRest.checked, true);
+  model.clear();
+  outline.checked = false;
+  outline.dispatchEvent(new window.Event("change") as unknown as Event);
+  hideRest.checked = false;
+  hideRest.dispatchEvent(new window.Event("change") as unknown as Event);
+  assert.deepEqual(model.sets(), { outline: false, hide_rest: false }); // no request id
+  assert.equal(model.saves(), 2);
+  assert.doesNotMatch(q("status").textContent ?? "", /computing/);
+  assert.equal(root.dataset.shownRequest, "1");
+  // Python sets them: the boxes follow, nothing is sent.
+  model.clear();
+  model.kernelSets({ outline: true });
+  assert.equal(outline.checked, true);
+  assert.equal(hideRest.checked, false);
+  assert.equal(model.saves(), 0);
+  // Back to a method without a mask: hidden again.
+  model.kernelSets({ request: 2 });
+  model.kernelSets({
+    mask: new DataView(new ArrayBuffer(0)),
+    heatmap_meta: { shape: [4, 4], request: 2, layer: "head", method: "gradcam", mask_shape: [] },
+    answered: 2,
+  });
+  await Promise.resolve();
+  assert.ok(!shown(outline) && !shown(hideRest));
+});
+
 test("errors from the kernel show in the error area, as text, and can be dismissed", () => {
   const { el, model } = setup();
   const area = el.querySelector("[data-testid=error]") as unknown as HTMLElement;

@@ -267,3 +267,87 @@ def test_clusters_view_and_reveal_game_in_jupyterlab(chromium):
             assert console_errors == []
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+SECAM_CELLS = [
+    "import json\nimport camwidget as cw\n\nw = cw.explore()  # the default model on chelsea\nw",
+    "w.wait(60)\nprint(json.dumps({k: getattr(w, k) for k in "
+    "('method', 'params', 'outline', 'hide_rest', 'error', 'request', 'answered')}))",
+]
+
+
+def _wait_painted_request(page, after: int, timeout: float = 60_000) -> None:
+    page.wait_for_function(
+        "(r) => Number(document.querySelector('.cw-root')?.dataset.paintedRequest) > r", arg=after, timeout=timeout
+    )
+
+
+def test_secam_outline_and_hide_rest_in_jupyterlab(chromium):
+    root = lab.new_root()
+    try:
+        lab.write_notebook(root / "secam.ipynb", SECAM_CELLS)
+        with lab.jupyterlab(root) as server, lab.browser_page(chromium) as page:
+            console_errors: list[str] = []
+            page.on("pageerror", lambda exc: console_errors.append(str(exc)))
+            nb = lab.Notebook(page, server, "secam.ipynb")
+            nb.run(0, timeout=180)
+            page.wait_for_selector("[data-testid=heatmap-canvas]", timeout=60_000)
+            _wait_painted(page, "bn2")
+            outline = page.locator("[data-testid=outline-toggle]")
+            hide_rest = page.locator("[data-testid=hide-rest-toggle]")
+            assert outline.is_hidden() and hide_rest.is_hidden(), "Grad-CAM++ has no segments to outline"
+
+            # 1. Switch to SeCAM: its map, mask and segment controls arrive.
+            page.select_option("[data-testid=method-select]", "secam")
+            page.wait_for_function(
+                "() => document.querySelector('.cw-root')?.dataset.paintedMethod === 'secam'", timeout=120_000
+            )
+            outline.wait_for(state="visible", timeout=30_000)
+            assert hide_rest.is_visible() and outline.is_checked() and hide_rest.is_checked()
+            assert page.locator("select[data-param=segmenter]").input_value() == "slic"
+            assert page.locator("input[data-param=n_segments]").count() == 1
+            assert page.locator("input[data-param=k]").input_value() == "5"
+            state = _state(nb)
+            assert state["method"] == "secam" and state["error"] == "", state
+            page.wait_for_function("() => !document.querySelector('[data-testid=status]').classList.contains('cw-busy')")
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.locator(".cw-root").screenshot(path=str(SCREENSHOTS / "secam.png"))
+
+            # 2. The switches repaint in the browser only: no request reaches the kernel.
+            before = _canvas_digest(page)
+            outline.uncheck()
+            no_outline = _canvas_digest(page)
+            assert no_outline != before, "toggling the outline did not repaint"
+            hide_rest.uncheck()
+            assert _canvas_digest(page) not in (before, no_outline), "toggling hide-rest did not repaint"
+            page.locator(".cw-root").screenshot(path=str(SCREENSHOTS / "secam-plain.png"))
+            view = _state(nb)
+            assert (view["outline"], view["hide_rest"]) == (False, False), view
+            assert view["request"] == state["request"] and view["answered"] == state["answered"], (view, state)
+            outline.check()
+            hide_rest.check()
+            assert _canvas_digest(page) == before
+
+            # 3. k recomputes; a k larger than the number of segments shows an error, the widget carries on.
+            k = page.locator("input[data-param=k]")
+            k.fill("2")
+            k.dispatch_event("change")
+            _wait_painted_request(page, state["request"])
+            state = _state(nb)
+            assert state["params"]["k"] == 2 and state["error"] == "", state
+            assert _canvas_digest(page) != before
+            k.fill("9999")
+            k.dispatch_event("change")
+            error = page.locator("[data-testid=error]")
+            error.wait_for(state="visible", timeout=60_000)
+            assert "k: 9999" in error.inner_text(), error.inner_text()
+            k.fill("3")
+            k.dispatch_event("change")
+            error.wait_for(state="hidden", timeout=60_000)
+            state = _state(nb)
+            assert state["params"]["k"] == 3 and state["error"] == "", state
+
+            assert nb.error_outputs() == []
+            assert console_errors == []
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
