@@ -1,9 +1,9 @@
+import { LatestPerFrame, nextFrame, type Schedule } from "./frames";
 // The layer strip: the network's selectable layers in depth order as a horizontal row of stops,
 // each showing the layer's name and output shape. Drag along it (pointer events, one commit per
 // animation frame at most) or step with the arrow keys / Home / End.
 import type { LayerEntry } from "./types";
 
-export type Schedule = (fn: () => void) => void;
 
 /** Index of the stop under `x` given each stop's [left, right) span; clamps to the ends. */
 export function stopAt(x: number, spans: Array<[number, number]>): number {
@@ -46,21 +46,24 @@ export function shapeText(shape: number[] | undefined): string {
   return Array.isArray(shape) ? shape.join("×") : "";
 }
 
+export type { Schedule } from "./frames";
+
 export class LayerStrip {
   readonly el: HTMLElement;
   private layers: LayerEntry[] = [];
   private stops: HTMLElement[] = [];
   private current = -1;
   private dragging = false;
-  private pendingIndex: number | null = null;
-  private scheduled = false;
+  private frames: LatestPerFrame<number>;
 
   constructor(
     doc: Document,
     private onSelect: (name: string) => void,
-    private schedule: Schedule = (fn) =>
-      typeof requestAnimationFrame === "function" ? requestAnimationFrame(() => fn()) : setTimeout(fn, 0),
+    schedule: Schedule = nextFrame,
   ) {
+    this.frames = new LatestPerFrame((i) => {
+      if (this.layers[i]) this.onSelect(this.layers[i].name);
+    }, schedule);
     this.el = doc.createElement("div");
     this.el.className = "cw-strip";
     this.el.setAttribute("data-testid", "layer-strip");
@@ -148,21 +151,7 @@ export class LayerStrip {
   select(i: number, immediate = false): void {
     if (i < 0 || i >= this.layers.length || i === this.current) return;
     this.highlight(i);
-    this.pendingIndex = i;
-    if (immediate) {
-      this.flush();
-      return;
-    }
-    if (this.scheduled) return;
-    this.scheduled = true;
-    this.schedule(() => this.flush());
-  }
-
-  private flush(): void {
-    this.scheduled = false;
-    const i = this.pendingIndex;
-    this.pendingIndex = null;
-    if (i !== null && this.layers[i]) this.onSelect(this.layers[i].name);
+    this.frames.push(i, immediate);
   }
 
   private spans(): Array<[number, number]> {
@@ -210,6 +199,6 @@ export class LayerStrip {
     } catch {
       /* ignore */
     }
-    if (this.pendingIndex !== null) this.flush();
+    if (this.frames.waiting) this.frames.flush();
   }
 }

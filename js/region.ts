@@ -2,7 +2,7 @@
 // snaps to the current layer's h×w grid (the grid shows while the pointer is over the image); the
 // region is sent live (once per animation frame at most); a click without a drag clears it.
 import type { Region } from "./types";
-import type { Schedule } from "./layer_strip";
+import { LatestPerFrame, nextFrame, type Schedule } from "./frames";
 
 /** Grid cell [row, col] under a point given in CSS pixels relative to the element's box. */
 export function cellAt(
@@ -48,15 +48,14 @@ export class RegionSelector {
   private startXY: [number, number] = [0, 0];
   private moved = false;
   private hover = false;
-  private pending: Region | null | undefined = undefined;
-  private scheduled = false;
+  private frames: LatestPerFrame<Region | null>;
 
   constructor(
     doc: Document,
     private onRegion: (region: Region | null) => void,
-    private schedule: Schedule = (fn) =>
-      typeof requestAnimationFrame === "function" ? requestAnimationFrame(() => fn()) : setTimeout(fn, 0),
+    schedule: Schedule = nextFrame,
   ) {
+    this.frames = new LatestPerFrame((region) => this.onRegion(region), schedule);
     this.canvas = doc.createElement("canvas");
     this.canvas.className = "cw-region";
     this.canvas.setAttribute("data-testid", "region-selector");
@@ -157,22 +156,7 @@ export class RegionSelector {
   }
 
   private send(region: Region | null, immediate: boolean): void {
-    this.pending = region;
-    if (immediate) {
-      this.flush();
-      return;
-    }
-    if (this.scheduled) return;
-    this.scheduled = true;
-    this.schedule(() => this.flush());
-  }
-
-  private flush(): void {
-    this.scheduled = false;
-    if (this.pending === undefined) return;
-    const r = this.pending;
-    this.pending = undefined;
-    this.onRegion(r);
+    this.frames.push(region, immediate);
   }
 
   draw(): void {
