@@ -24,6 +24,14 @@ import numpy as np
 
 SEGMENTERS = ("slic", "quickshift", "felzenszwalb")
 
+
+def param_schema(default_segmenter: str) -> dict[str, dict]:
+    """The segmentation parameters SeCAM and LIME share, as method-parameter schemas."""
+    return {
+        "segmenter": {"type": "choice", "default": default_segmenter, "choices": list(SEGMENTERS), "label": "segmenter"},
+        "n_segments": {"type": "int", "default": 50, "min": 1, "label": "segments (not quickshift)"},
+    }
+
 # LIME's quickshift parameters (lime_image.LimeImageExplainer.explain_instance).
 QUICKSHIFT = {"kernel_size": 4, "max_dist": 200, "ratio": 0.2}
 SLIC_COMPACTNESS = 10

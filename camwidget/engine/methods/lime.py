@@ -162,8 +162,7 @@ def _lime(session, layer, target, channels, region, segmenter, n_segments, n_sam
 register(MethodSpec(
     "lime", "LIME", _lime,
     params={
-        "segmenter": {"type": "choice", "default": "quickshift", "choices": list(segments_.SEGMENTERS), "label": "segmenter"},
-        "n_segments": {"type": "int", "default": 50, "min": 1, "label": "segments (not quickshift)"},
+        **segments_.param_schema("quickshift"),
         "n_samples": {"type": "int", "default": 1000, "min": 1, "label": "samples"},
         "seed": {"type": "int", "default": 0, "min": 0, "max": 2**32 - 1, "label": "seed"},
         "batch_size": {"type": "int", "default": 32, "min": 1, "label": "batch size"},

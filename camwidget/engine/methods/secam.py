@@ -111,8 +111,7 @@ def _secam(session, layer, target, channels, region, segmenter, n_segments, k, t
 register(MethodSpec(
     "secam", "SeCAM", _secam,
     params={
-        "segmenter": {"type": "choice", "default": "slic", "choices": list(segments_.SEGMENTERS), "label": "segmenter"},
-        "n_segments": {"type": "int", "default": 50, "min": 1, "label": "segments (not quickshift)"},
+        **segments_.param_schema("slic"),
         "k": {"type": "int", "default": 5, "min": 1, "label": "top k segments"},
         "threshold": {"type": "float", "default": None, "min": 0.0, "max": 1.0, "nullable": True,
                       "label": "threshold × best score (replaces k)"},
