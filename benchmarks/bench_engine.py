@@ -28,9 +28,9 @@ def bench(name: str, model: torch.nn.Module, preprocess, classes, layer: str) ->
     image = cw.samples.load("chelsea")
     x = preprocess(image)
     same_input = lambda _image: x  # noqa: E731  every tool starts from the same tensor
-    fwd = forward_seconds(model, x)
+    fwd = forward_seconds(model, x, repeats=15)
     print(f"\n== {name} at {tuple(x.shape[-2:])}, layer {layer!r}  ({machine()})")
-    print(line("no-grad forward (the unit)", fwd, fwd))
+    print(line("no-grad forward (the unit for the cached rows)", fwd, fwd))
 
     session = cw.Session(model, image, preprocess=same_input, classes=classes)
     target = session.resolve_target(None)
@@ -50,7 +50,9 @@ def bench(name: str, model: torch.nn.Module, preprocess, classes, layer: str) ->
     def first_all():
         cw.Session(model, image, preprocess=same_input, classes=classes).explain("gradcam", layer=layer, target=target)
 
-    print(line(f"first explanation, every layer ready ({len(names)})", median_seconds(first_all, 5), fwd))
+    def plain_full_backward():  # the floor: a forward with autograd and a backward to the input, no hooks
+        leaf = x.clone().requires_grad_(True)
+        torch.autograd.grad(model(leaf)[0, target], leaf)
 
     def ours_one():
         return cw.Session(model, image, preprocess=same_input, classes=classes, layers=[layer]).explain(
@@ -72,15 +74,21 @@ def bench(name: str, model: torch.nn.Module, preprocess, classes, layer: str) ->
         with torch.no_grad():
             model(x)
 
-    medians = interleaved_medians(
-        {"ours": ours_one, "torchcam": torchcam_one, "captum": captum_one, "forward": no_grad_forward}, 9)
-    ours_t, torchcam_t, captum_t = medians["ours"], medians["torchcam"], medians["captum"]
-    print(line("no-grad forward, interleaved with the three below", medians["forward"], fwd))
-    print(line("one-layer Grad-CAM, camwidget", ours_t, fwd))
-    print(line("one-layer Grad-CAM, torchcam GradCAM", torchcam_t, fwd))
-    print(line("one-layer Grad-CAM, Captum LayerGradCam", captum_t, fwd))
-    print(f"{'ratio camwidget / torchcam':<58} {ours_t / torchcam_t:8.3f}   (target <= 1.0)")
-    print(f"{'ratio camwidget / Captum':<58} {ours_t / captum_t:8.3f}   (target <= 1.0)")
+    # one round-robin run, so load drift hits every row alike; the interleaved forward is the unit
+    medians = interleaved_medians({
+        "forward": no_grad_forward, "first": first_all, "floor": plain_full_backward,
+        "ours": ours_one, "torchcam": torchcam_one, "captum": captum_one,
+    }, 11, warmup=2)
+    unit = medians["forward"]
+    print(line("no-grad forward, interleaved (the unit below)", unit, unit))
+    print(line(f"first explanation, every layer ready ({len(names)})", medians["first"], unit))
+    print(line("  floor: plain forward + full backward, no hooks", medians["floor"], unit))
+    print(line("one-layer Grad-CAM, camwidget", medians["ours"], unit))
+    print(line("one-layer Grad-CAM, torchcam GradCAM", medians["torchcam"], unit))
+    print(line("one-layer Grad-CAM, Captum LayerGradCam", medians["captum"], unit))
+    print(f"{'ratio first explanation / floor':<58} {medians['first'] / medians['floor']:8.3f}")
+    print(f"{'ratio camwidget / torchcam':<58} {medians['ours'] / medians['torchcam']:8.3f}   (target <= 1.0)")
+    print(f"{'ratio camwidget / Captum':<58} {medians['ours'] / medians['captum']:8.3f}   (target <= 1.0)")
 
     for method, peer in (("gradcam", PGCGradCAM), ("gradcam++", PGCGradCAMPP)):
         with peer(model=model, target_layers=[module]) as cam:

@@ -35,7 +35,7 @@ def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int = 7, 
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def forward_seconds(model: torch.nn.Module, x: torch.Tensor, repeats: int = 7) -> float:
+def forward_seconds(model: torch.nn.Module, x: torch.Tensor, repeats: int = 7, warmup: int = 3) -> float:
     """Median time of one no-grad forward pass: the unit every ratio is measured in."""
     model.eval()
 
@@ -43,7 +43,7 @@ def forward_seconds(model: torch.nn.Module, x: torch.Tensor, repeats: int = 7) -
         with torch.no_grad():
             model(x)
 
-    return median_seconds(run, repeats)
+    return median_seconds(run, repeats, warmup)
 
 
 def machine() -> str:
