@@ -170,3 +170,27 @@ def test_in_place_relu_does_not_corrupt_captured_activations(tiny_session):
     relu = tiny_session.activations("features.1")
     assert (conv < 0).any(), "the conv output must keep its negative values"
     np.testing.assert_allclose(relu.numpy(), np.maximum(conv.numpy(), 0))
+
+
+def test_a_narrowed_session_records_only_from_its_layer_and_gives_the_same_maps(tiny_model, tiny_image, tiny_session):
+    """layers= narrows the graph to start at the shallowest chosen layer (parameter-free ones too)."""
+    for info in tiny_session.layers:
+        narrowed = cw.Session(tiny_model, tiny_image, preprocess=tiny_preprocess, layers=[info.name])
+        for method in ("gradcam", "gradcam++"):
+            ours = narrowed.explain(method, layer=info.name, target=1).map
+            np.testing.assert_allclose(ours, tiny_session.explain(method, layer=info.name, target=1).map, rtol=1e-5, atol=1e-7)
+        assert not narrowed._graph_from_input or info.depth == 0
+        np.testing.assert_allclose(
+            narrowed.explain("neurons", layer=info.name, region=(0, 0, 2, 2)).map,
+            tiny_session.explain("neurons", layer=info.name, region=(0, 0, 2, 2)).map, rtol=1e-5, atol=1e-8)
+    assert hook_count(tiny_model) == 0
+
+
+def test_grad_mode_is_left_as_it_was(tiny_model, tiny_image):
+    for outer in (torch.no_grad, torch.enable_grad):
+        with outer():
+            before = torch.is_grad_enabled()
+            s = cw.Session(tiny_model, tiny_image, preprocess=tiny_preprocess, layers=["features.3"])
+            s.explain("smooth-gradcam++", layer="features.3", n=2)
+            s.explain("gradcam", layer="features.3")
+            assert torch.is_grad_enabled() == before

@@ -81,7 +81,7 @@ def test_derivatives_deep_layer_first_then_every_layer_once(tiny_session, monkey
     s.logits  # the clean forward
     captured = []
     original = s.forward_batch
-    monkeypatch.setattr(s, "forward_batch", lambda batch, names: captured.append(list(names)) or original(batch, names))
+    monkeypatch.setattr(s, "forward_batch", lambda batch, names, **kw: captured.append(list(names)) or original(batch, names, **kw))
     s.explain(SMOOTH, layer="features.3", n=4, batch_size=2)  # that layer and the deeper ones only
     assert captured == [["features.3", "features"]] * 2
     s.explain(SMOOTH, layer="features", n=4, channels=[0], region=(0, 0, 1, 1))  # deeper: cached

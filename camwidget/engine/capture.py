@@ -23,7 +23,7 @@ def training_mode_restored(model: nn.Module) -> Iterator[None]:
 
 @contextmanager
 def capture(
-    model: nn.Module, names: list[str], copy: Collection[str] | None = None
+    model: nn.Module, names: list[str], copy: Collection[str] | None = None, graph_from_first: bool = False
 ) -> Iterator[dict[str, torch.Tensor]]:
     """Hook the named modules; the yielded dict fills with their outputs during a forward.
 
@@ -33,6 +33,12 @@ def capture(
     gradient. ``layers.discover`` tells which layers need it; the others skip the copy.
     A module called several times is captured at its first call. Hooks are removed on exit,
     whatever happens inside.
+
+    ``graph_from_first``: run the forward under ``torch.no_grad()`` and switch autograd on at
+    the first captured output, which becomes a leaf; every captured output is made a graph node.
+    Gradients of anything downstream with respect to the captured activations are unchanged
+    (they depend only on the graph after them), and the part of the network before the
+    shallowest captured layer records nothing — the forward costs what a no-grad one does there.
     """
     captured: dict[str, torch.Tensor] = {}
     copied = set(names if copy is None else copy)
@@ -41,6 +47,12 @@ def capture(
         def hook(_module, _inputs, output):
             if name in captured or not isinstance(output, torch.Tensor):
                 return None
+            if graph_from_first:
+                torch.set_grad_enabled(True)  # the caller's no_grad() context restores it on exit
+                if not output.requires_grad:
+                    output = output.detach().requires_grad_(True)
+                    captured[name] = output
+                    return output.clone() if name in copied else output
             captured[name] = output
             return output.clone() if name in copied else None
         return hook

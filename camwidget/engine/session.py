@@ -27,6 +27,13 @@ def _grad_enabled() -> Iterator[None]:
         yield
 
 
+@contextmanager
+def _grad_from_first_capture() -> Iterator[None]:
+    """No autograd until ``capture(graph_from_first=True)`` switches it on; the caller's mode after."""
+    with torch.inference_mode(False), torch.no_grad():
+        yield
+
+
 class Session:
     """One model and one image, explained at any selectable layer for any target.
 
@@ -86,15 +93,20 @@ class Session:
         self._fingerprint: str | None = None
 
     # ---- the model runs only here -------------------------------------------------------
-    def forward_batch(self, inputs: torch.Tensor, names: Sequence[str]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def forward_batch(
+        self, inputs: torch.Tensor, names: Sequence[str], from_input: bool = True
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Run the model on a batch with autograd on, capturing ``names``; hooks released on return.
 
         For methods that need passes of their own (noisy copies, perturbations). Returns the
-        logits and the captured activations, both still in the autograd graph.
+        logits and the captured activations, both still in the autograd graph. ``from_input=False``
+        records the graph only from the shallowest captured layer on (cheaper; enough for
+        gradients with respect to the captured activations, not to the input).
         """
         in_place = {i.name for i in self.all_layers if i.modified_in_place}
         copy = [n for n in names if n in in_place or self._modified_in_place_alias(n)]
-        with _grad_enabled(), training_mode_restored(self.model), capture(self.model, list(names), copy) as captured:
+        mode = _grad_enabled() if from_input else _grad_from_first_capture()
+        with mode, training_mode_restored(self.model), capture(self.model, list(names), copy, not from_input) as captured:
             logits = self.model(inputs)
         if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
             raise TypeError(
@@ -112,7 +124,10 @@ class Session:
             return
         with _grad_enabled():
             x = self.input.detach().requires_grad_(True)  # a new leaf sharing the input's storage
-        logits, captured = self.forward_batch(x, [i.name for i in self.layers])
+        # A session narrowed with layers= records the graph from its shallowest layer only;
+        # input gradients ("neurons") then take a pass of their own.
+        self._graph_from_input = len(self.layers) == len(self.all_layers)
+        logits, captured = self.forward_batch(x, [i.name for i in self.layers], from_input=self._graph_from_input)
         if self.classes is not None and len(self.classes) != logits.shape[1]:
             raise ValueError(f"classes: {len(self.classes)} names for a model with {logits.shape[1]} outputs")
         self._input_leaf = x
@@ -167,9 +182,14 @@ class Session:
         """
         info = self.layer_info(layer)
         self._ensure_forward()
+        if self._graph_from_input:
+            leaf, activations = self._input_leaf, self._activations[info.name]
+        else:
+            with _grad_enabled():
+                leaf = self.input.detach().requires_grad_(True)
+            activations = self.forward_batch(leaf, [info.name])[1][info.name]
         with _grad_enabled():
-            outputs = select(self._activations[info.name])
-            (g,) = torch.autograd.grad(outputs.sum(), self._input_leaf, retain_graph=True)
+            (g,) = torch.autograd.grad(select(activations).sum(), leaf, retain_graph=True)
         return g.detach()
 
     def cached(self, key: Any, compute: Callable[[], Any]) -> Any:

@@ -145,7 +145,7 @@ def smoothed_derivatives(
 
     sums: dict[str, list[torch.Tensor]] = {}
     for done, batch in noisy_batches(session.input, n, sigma, seed, batch_size):
-        logits, captured = session.forward_batch(batch, names)
+        logits, captured = session.forward_batch(batch, names, from_input=False)
         activations = [captured[name] for name in names]
         with torch.enable_grad(), torch.inference_mode(False):
             grads = torch.autograd.grad(logits[:, target].sum(), activations, allow_unused=True)
