@@ -138,7 +138,8 @@ def group_by_distance(distances: np.ndarray, *, threshold: float = DEFAULT_THRES
     """Group ids (0, 1, ...) for items with pairwise ``distances``: complete-link agglomerative
     clustering, the group count chosen by silhouette among 2 … n−1 (ties: fewer groups).
 
-    ``threshold`` settles what silhouette cannot: n = 2, all items close, all items apart.
+    ``threshold`` settles what silhouette cannot: n = 2, all items close, all items apart; and
+    no group spans two labels farther apart than it (silhouette chooses among those cuts).
     """
     n = len(distances)
     if n == 0:
@@ -156,8 +157,11 @@ def group_by_distance(distances: np.ndarray, *, threshold: float = DEFAULT_THRES
     from sklearn.metrics import silhouette_score
 
     tree = linkage(squareform(distances, checks=False), method="complete")
+    # A group never spans labels more than ``threshold`` apart: with few labels, silhouette alone
+    # would happily put "nose" with "eye" to make two tidy groups.
+    fewest = len(np.unique(fcluster(tree, t=threshold, criterion="distance")))
     best_score, best_groups = -np.inf, None
-    for k in range(2, n):
+    for k in range(max(2, fewest), n):
         groups = fcluster(tree, t=k, criterion="maxclust")
         found = len(np.unique(groups))
         if found < 2 or found >= n:
