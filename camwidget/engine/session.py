@@ -115,6 +115,11 @@ class Session:
             )
         return logits, dict(captured)
 
+    def predict(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Logits of a batch of model inputs, without autograd or hooks (perturbation methods)."""
+        with torch.no_grad(), training_mode_restored(self.model):
+            return self.model(inputs.to(self.device))
+
     def _modified_in_place_alias(self, name: str) -> bool:
         """A name that is no canonical layer (say an alias) is copied, to be safe."""
         return not any(i.name == name for i in self.all_layers)

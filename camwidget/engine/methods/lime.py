@@ -17,9 +17,8 @@ defaults, on the same superpixels as SeCAM:
 One difference of scope: the package fits its top five labels (``top_labels=5``); this fits the
 session's target only (the top class by default), which is the same fit for that label.
 
-The perturbed images go through ``session.preprocess`` and ``session.model`` in batches under
-``torch.no_grad()`` (this is a baseline that *must* run the model: it does so in this module,
-in eval mode, without touching the Session's cached forward). Progress is reported per batch
+The perturbed images go through ``session.preprocess`` and ``Session.predict`` in batches (no
+autograd, no hooks, eval mode; the Session's cached forward is untouched). Progress is reported per batch
 (cancellable by a newer request); with nobody listening a tqdm bar shows it. The fit is cached per
 target and parameters, so changing ``k`` afterwards is instant.
 
@@ -35,7 +34,6 @@ import torch
 
 from .. import progress
 from .. import segments as segments_
-from ..capture import training_mode_restored
 from . import MethodSpec, Result, register
 
 KERNEL_WIDTH = 0.25
@@ -83,9 +81,7 @@ def probabilities(session, images: np.ndarray) -> np.ndarray:
     x = torch.cat(inputs).to(session.device)
     if x.device.type == "cpu":
         x = x.contiguous(memory_format=torch.channels_last)  # ~10-15 % faster convolutions on CPU
-    with torch.no_grad(), training_mode_restored(session.model):
-        logits = session.model(x)
-    return torch.softmax(logits.float(), dim=1).cpu().numpy()
+    return torch.softmax(session.predict(x).float(), dim=1).cpu().numpy()
 
 
 def fit(data: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, float, float]:
