@@ -172,3 +172,20 @@ class Notebook:
 
 def new_root() -> Path:
     return Path(tempfile.mkdtemp(prefix="camwidget-lab-"))
+
+
+@contextlib.contextmanager
+def opened_notebook(chromium: str, name: str, cells: list[str]):
+    """``(server, page, notebook, page_errors)``: a fresh root holding one notebook, open in
+    JupyterLab in a Chromium page, its first cell run; the root is removed afterwards."""
+    root = new_root()
+    try:
+        write_notebook(root / name, cells)
+        with jupyterlab(root) as server, browser_page(chromium) as page:
+            page_errors: list[str] = []
+            page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+            notebook = Notebook(page, server, name)
+            notebook.run(0, timeout=180)
+            yield server, page, notebook, page_errors
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
