@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
 import sys
 from pathlib import Path
@@ -76,21 +75,14 @@ def main() -> int:
     if chromium is None:
         print("bench_widget: skipped, chromium is not installed (apt-get install chromium)")
         return 0
-    root = lab.new_root()
-    try:
-        lab.write_notebook(root / "bench.ipynb", CELLS)
-        with lab.jupyterlab(root) as server, lab.browser_page(chromium) as page:
-            nb = lab.Notebook(page, server, "bench.ipynb")
-            nb.run(0, timeout=300)
-            page.wait_for_function("() => Number(document.querySelector('.cw-root')?.dataset.paints) >= 1", timeout=120_000)
-            info = json.loads(nb.run(1, timeout=300).strip().splitlines()[-1])
-            page.locator("[data-testid=layer-strip]").focus()
-            steps = max(30, args.steps)
-            first = page.evaluate(STEP_JS, ["ArrowLeft", steps])
-            again = page.evaluate(STEP_JS, ["ArrowRight", steps])
-            errors = nb.error_outputs()
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    with lab.opened_notebook(chromium, "bench.ipynb", CELLS) as (_server, page, nb, _page_errors):
+        page.wait_for_function("() => Number(document.querySelector('.cw-root')?.dataset.paints) >= 1", timeout=120_000)
+        info = json.loads(nb.run(1, timeout=300).strip().splitlines()[-1])
+        page.locator("[data-testid=layer-strip]").focus()
+        steps = max(30, args.steps)
+        first = page.evaluate(STEP_JS, ["ArrowLeft", steps])
+        again = page.evaluate(STEP_JS, ["ArrowRight", steps])
+        errors = nb.error_outputs()
     if errors:
         print("bench_widget: the notebook reported errors:\n" + "\n".join(errors))
         return 1

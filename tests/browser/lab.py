@@ -185,7 +185,7 @@ def opened_notebook(chromium: str, name: str, cells: list[str]):
             page_errors: list[str] = []
             page.on("pageerror", lambda exc: page_errors.append(str(exc)))
             notebook = Notebook(page, server, name)
-            notebook.run(0, timeout=180)
+            notebook.run(0, timeout=300)
             yield server, page, notebook, page_errors
     finally:
         shutil.rmtree(root, ignore_errors=True)
