@@ -383,10 +383,10 @@ def test_smooth_gradcampp_is_superseded_by_a_newer_request(widget, tiny_session)
     batches = []
     original = tiny_session.forward_batch
 
-    def slow(batch, names):
+    def slow(batch, names, **options):
         batches.append(len(batch))
         time.sleep(0.1)
-        return original(batch, names)
+        return original(batch, names, **options)
 
     tiny_session.forward_batch = slow
     from_frontend(widget, method="smooth-gradcam++", params={"n": 400, "batch_size": 2}, request=70)
