@@ -192,7 +192,8 @@ class LatestWins:
             return
         e = self._explanation
         with self._session_lock:
-            if e is None or e.channels is not None or e.region is not None:
+            # a channel subset leaves the weights as they are; a region changes them
+            if e is None or e.region is not None:
                 e = self.session.explain(state["method"], layer=state["layer"], target=state["target"], **state["params"])
             acts = self.session.activations(state["layer"])
         data, meta = _wire.pack_atlas(acts, e.weights)
