@@ -103,8 +103,9 @@ class Session:
         records the graph only from the shallowest captured layer on (cheaper; enough for
         gradients with respect to the captured activations, not to the input).
         """
-        in_place = {i.name for i in self.all_layers if i.modified_in_place}
-        copy = [n for n in names if n in in_place or self._modified_in_place_alias(n)]
+        # copy what discovery saw modified in place downstream, and any name it does not know
+        known = {i.name: i for i in self.all_layers}
+        copy = [n for n in names if n not in known or known[n].modified_in_place]
         mode = _grad_enabled() if from_input else _grad_from_first_capture()
         with mode, training_mode_restored(self.model), capture(self.model, list(names), copy, not from_input) as captured:
             logits = self.model(inputs)
@@ -119,10 +120,6 @@ class Session:
         """Logits of a batch of model inputs, without autograd or hooks (perturbation methods)."""
         with torch.no_grad(), training_mode_restored(self.model):
             return self.model(inputs.to(self.device))
-
-    def _modified_in_place_alias(self, name: str) -> bool:
-        """A name that is no canonical layer (say an alias) is copied, to be safe."""
-        return not any(i.name == name for i in self.all_layers)
 
     def _ensure_forward(self) -> None:
         if self._logits is not None:
