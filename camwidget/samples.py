@@ -15,3 +15,10 @@ def load(name: str) -> np.ndarray:
     if name not in NAMES:
         raise ValueError(f"name: unknown sample {name!r}; valid: {', '.join(NAMES)}")
     return np.ascontiguousarray(getattr(data, name)())
+
+
+def dataset(name: str = "objects", n: int = 32, seed: int = 0):
+    """An offline localisation set (objects pasted at known boxes): see ``camwidget.datasets.synthetic``."""
+    from .datasets.synthetic import dataset as make
+
+    return make(name, n=n, seed=seed)
