@@ -171,6 +171,7 @@ class LatestWins:
                 "target": e.target,
                 "target_name": e.class_name,
                 "blank": bool(e.blank),
+                "min": float(e.map.min()), "max": float(e.map.max()),  # the raw range, for the colour bar
                 "compute_ms": round((time.perf_counter() - started) * 1000, 2),
                 # From the browser's message reaching the kernel to this answer leaving it.
                 "kernel_ms": round((time.perf_counter() - state["submitted"]) * 1000, 2),
