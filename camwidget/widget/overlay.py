@@ -68,6 +68,7 @@ class Overlay(Panel):
                 "target": e.target,
                 "target_name": e.class_name,
                 "blank": bool(e.blank),
+                "min": float(e.map.min()), "max": float(e.map.max()),  # the raw range, for the colour bar
                 "compute_ms": round(answer.compute_ms, 2),
                 # From the browser's message reaching the kernel to this answer leaving it.
                 "kernel_ms": round((time.perf_counter() - request.submitted) * 1000, 2),
