@@ -8,6 +8,8 @@ channels, region and parameters, on the randomised copy; the score is the Spearm
 correlation of that map with the original (on the map's own grid). A method that depends on the
 model falls towards 0 as the layers go; one that only reflects the image (an edge detector) stays
 high. The number is the correlation after the last stage (lower means more sensitive to the model).
+A randomised map that is constant (blank, say) counts as ρ = 0 — it keeps nothing of the original's
+ranking; a constant original gives NaN.
 
 Batch norm's ``reset_parameters`` also resets its running statistics, as a freshly built layer has
 them. Each stage is a new Session (one forward and backward, plus the method's own passes).
@@ -53,8 +55,10 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     from scipy.stats import spearmanr
 
     a, b = np.ravel(a), np.ravel(b)
-    if np.ptp(a) == 0 or np.ptp(b) == 0:
+    if np.ptp(a) == 0:  # a constant original map has no ranking to compare
         return float("nan")
+    if np.ptp(b) == 0:  # the randomised map went blank: no rank structure in common
+        return 0.0
     return float(spearmanr(a, b).statistic)
 
 
