@@ -80,7 +80,10 @@ class ItemSource:
 
     def item(self, index: int) -> Item:
         """Item ``index`` with its image loaded as RGB uint8; :class:`ItemError` names the item."""
-        item = self.raw(index)
+        return self.load(self.raw(index))
+
+    def load(self, item: Item) -> Item:
+        """``item`` with its image loaded as RGB uint8 (in place); :class:`ItemError` names it."""
         where = f" ({item.path})" if item.path else ""
         try:
             item.image = images.load(item.image)
