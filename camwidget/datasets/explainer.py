@@ -37,6 +37,7 @@ class ItemResult:
     error: str = ""
     maps: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
     weights: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def row(self) -> dict[str, Any]:
         return {"id": self.id, "index": self.index, "target": self.target, "score": self.score,
@@ -73,9 +74,11 @@ class BatchExplainer:
 
     def __init__(self, model: nn.Module, preprocess, classes: Sequence[str] | None, source: ItemSource,
                  methods: Sequence[str], layers: Sequence[str] | None, params: dict[str, dict] | None = None,
-                 targets: Any = None, on_error: str = "raise") -> None:
+                 targets: Any = None, on_error: str = "raise",
+                 per_item: Callable[[ItemSession, "ItemResult"], None] | None = None) -> None:
         self.model, self.preprocess, self.classes, self.source = model, preprocess, classes, source
         self.targets, self.on_error = targets, on_error
+        self.per_item = per_item  # called with each item's session after the methods (campaigns)
         self.methods = [methods_.get(m).name for m in methods]
         params = params or {}
         self.params = {m: methods_.get(m).check_params(dict(params.get(m, {}))) for m in self.methods}
@@ -186,6 +189,17 @@ class BatchExplainer:
                             result.weights[method, layer] = e.weights
                 except ValueError as error:
                     self._failed(result, ValueError(f"item {result.id!r}: method {method!r}: {error}"))
+        if self.per_item is not None:
+            for j, b in enumerate(chosen):
+                result, item = items[b]
+                if result.error:
+                    continue
+                session = self._item_session(item, inputs[b], logits[b:b + 1].detach(), activations, gradients,
+                                             j, result.target)
+                try:
+                    self.per_item(session, result)
+                except ValueError as error:
+                    self._failed(result, ValueError(f"item {result.id!r}: {error}"))
         return results
 
     def _item_session(self, item: Item, x, logits, activations, gradients, j: int, target: int) -> ItemSession:
@@ -217,6 +231,7 @@ class BatchExplainer:
         result.error = str(error)
         result.maps.clear()
         result.weights.clear()
+        result.extra.clear()
 
 
 def _has_options(params: dict[str, Any]) -> bool:
