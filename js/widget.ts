@@ -10,6 +10,7 @@ import { ChannelGrid } from "./channel_grid";
 import { ClassPicker } from "./class_picker";
 import { MethodPicker } from "./method_picker";
 import { StatusBar } from "./status";
+import { ColorBar } from "./colorbar";
 import { RequestTracker } from "./requests";
 import { ClustersPanel, type ClustersMeta } from "./clusters";
 import { RevealGame, type GameState } from "./reveal";
@@ -45,6 +46,7 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
   // ---- modules ---------------------------------------------------------------------------------
   const status = new StatusBar(doc);
   const overlay = new Overlay(doc);
+  const colorbar = new ColorBar(doc);
   const region = new RegionSelector(doc, (r) => {
     tracker.commit({ region: r });
     refreshStatus();
@@ -183,10 +185,13 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
   const stage = doc.createElement("div");
   stage.className = "cw-stage";
   stage.append(overlay.canvas, region.canvas);
+  const figure = doc.createElement("div");
+  figure.className = "cw-figure";
+  figure.append(stage, colorbar.el);
   const main = doc.createElement("div");
   main.className = "cw-main";
-  main.append(stage, game.el, grid.el, clusters.el);
-  root.append(toolbar, tabs, main, strip.el, status.el, status.errorEl);
+  main.append(figure, game.el, grid.el, clusters.el);
+  root.append(toolbar, tabs, main, strip.box, status.el, status.errorEl);
   el.replaceChildren(root);
 
   // ---- model → view ----------------------------------------------------------------------------
@@ -217,6 +222,7 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
     outline.checked = Boolean(showOutline);
     hideRest.checked = Boolean(dimRest);
     overlay.setView(alpha, name, Boolean(showOutline), Boolean(dimRest));
+    colorbar.setView(name, alpha);
     grid.setColormap(name);
     clusters.setColormap(name);
   };
@@ -225,6 +231,7 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
     const err = overlay.setImage(asBytes(model.get("image")), model.get("image_shape"));
     const [h, w] = overlay.size;
     region.setSize(h, w);
+    if (h && w) root.style.setProperty("--cw-aspect", String(w / h)); // the layout sizes the image by its height too
     game.setImage(asBytes(model.get("image")));
     if (err) status.setError(err);
   };
@@ -244,6 +251,7 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
       blank: Boolean(meta.blank),
     });
     if (err) status.setError(err);
+    colorbar.setMeta(meta);
     // Outline and hide-rest apply only to answers that carry a segment mask.
     for (const l of segmentControls) l.hidden = !overlay.hasMask;
     refreshStatus();

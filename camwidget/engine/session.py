@@ -239,7 +239,7 @@ class Session:
         return int(target)
 
     def class_name(self, target: int) -> str:
-        return self.classes[target] if self.classes is not None else str(target)
+        return self.classes[target] if self.classes is not None else f"class {target}"
 
     def top(self, k: int = 5) -> list[tuple[int, str, float]]:
         """The k most probable classes: ``[(class_index, class_name, probability), ...]``."""
