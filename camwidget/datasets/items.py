@@ -27,7 +27,8 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".we
 @dataclass
 class Item:
     """One dataset item: an id, the image (a path until loaded, then RGB uint8 H × W × 3), and
-    optionally a label (class index or name) and an object box ``(x0, y0, x1, y1)`` in pixels."""
+    optionally a label (class index or name) and an object box ``(row0, col0, row1, col1)`` in image
+    pixels, half-open (the convention of regions and of the pointing games)."""
 
     id: str
     image: Any
