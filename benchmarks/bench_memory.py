@@ -26,9 +26,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TQDM_DISABLE", "1")  # LIME's progress bar would interleave with the lines
 
-import camwidget as cw  # noqa: E402
-from camwidget.engine import hook_count  # noqa: E402
-from camwidget.engine.cache import DEFAULT_BUDGET  # noqa: E402
+import camwidget as cw
+from camwidget.engine import hook_count
+from camwidget.engine.cache import DEFAULT_BUDGET
 
 MIB = 2**20
 

@@ -23,7 +23,7 @@ from camwidget.engine import hook_count, methods
 ARGUMENTS = {"method", "layer", "target", "channels", "region"}
 #: Valid values are drawn small so that an example costs milliseconds; the bounds themselves are
 #: fuzzed with values just past the schema's max / limit and far beyond it.
-SMALL = {"n": 3, "n_samples": 12, "batch_size": 4, "n_segments": 24, "k": 6, "cluster": 3}
+SMALL = {"n": 3, "n_samples": 12, "batch_size": 4, "n_segments": 24, "k": 2, "cluster": 3}
 SEEDS = [0, 1, 2**32 - 1]  # valid seeds (each new seed of INV is a t-SNE run)
 
 NASTY_NUMBERS = st.sampled_from([
@@ -116,7 +116,7 @@ def explain_arguments(draw, session, spec):
             st.one_of(rectangles, rectangles.map(list), rectangles.map(lambda r: tuple(map(float, r))),
                       rectangles.map(np.array), masks, masks.map(torch.from_numpy), st.none()))
     for name, schema in spec.params.items():
-        if draw(st.booleans()) or bad(name) or (name in SMALL and name not in ("k", "cluster")):
+        if draw(st.booleans()) or bad(name) or (name in SMALL and name != "cluster"):
             kwargs[name] = draw(_param(name, schema, bad(name)))
     if mode == "any" and draw(st.integers(0, 5)) == 0:
         kwargs[draw(st.sampled_from(["nn", "sigma2", "Seed"]))] = 1
@@ -149,7 +149,7 @@ def test_explain_answers_or_refuses_by_name(session, name):
     allowed = ARGUMENTS | set(spec.params)
     outcomes = {"maps": 0, "refused": 0}
 
-    @settings(max_examples=examples(100))
+    @settings(max_examples=examples(80))
     @given(explain_arguments(session, spec))
     def check(kwargs):
         try:

@@ -53,7 +53,7 @@ def _stored_or_refused(store, **kwargs):
     return written
 
 
-@settings(max_examples=examples(300))
+@settings(max_examples=examples(200))
 @given(TEXTS)
 def test_label_texts(store, text):
     written = _stored_or_refused(store, layer="blocks.1", cluster="c-text", text=text)
@@ -62,7 +62,7 @@ def test_label_texts(store, text):
         assert _one_line(written.text) and _visible(written.text)
 
 
-@settings(max_examples=examples(300))
+@settings(max_examples=examples(200))
 @given(st.sampled_from(["annotator", "layer", "cluster"]), TEXTS)
 def test_names(store, field, name):
     kwargs = {"layer": "blocks.2", "cluster": "c-name", "text": "fur", "annotator": "ana"}
