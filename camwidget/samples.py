@@ -26,3 +26,10 @@ def load(name: str) -> np.ndarray:
     if name == "motorcycle_left":
         return np.ascontiguousarray(data.stereo_motorcycle()[0])
     return np.ascontiguousarray(getattr(data, name)())
+
+
+def dataset(name: str = "objects", n: int = 32, seed: int = 0):
+    """An offline localisation set (objects pasted at known boxes): see ``camwidget.datasets.synthetic``."""
+    from .datasets.synthetic import dataset as make
+
+    return make(name, n=n, seed=seed)

@@ -249,7 +249,7 @@ class Session:
         return int(target)
 
     def class_name(self, target: int) -> str:
-        return self.classes[target] if self.classes is not None else str(target)
+        return self.classes[target] if self.classes is not None else f"class {target}"
 
     def top(self, k: int = 5) -> list[tuple[int, str, float]]:
         """The k most probable classes: ``[(class_index, class_name, probability), ...]``."""
@@ -301,6 +301,10 @@ class Session:
         """
         from . import methods
 
+        if isinstance(layer, (list, tuple)):  # several layers: fuse their maps (methods/fusion.py)
+            from .methods.fusion import fuse
+
+            return fuse(self, method, layer, target, channels, region, **params)
         spec = methods.get(method)
         info = spec.resolve_layer(self, layer)
         target_index = self.resolve_target(target)
@@ -320,7 +324,24 @@ class Session:
             mask=result.mask,
             segments=result.segments,
             params=dict(result.params),
+            source=self.token,
         )
+
+    @property
+    def token(self) -> str:
+        """A unique id of this session; its explanations carry it (``Explanation.source``)."""
+        if getattr(self, "_token", None) is None:
+            import uuid
+
+            self._token = uuid.uuid4().hex
+        return self._token
+
+    def evaluate(self, explanation: Explanation, metrics: Sequence[str] | str = ("deletion", "insertion", "avg-drop"),
+                 **options: Any) -> dict:
+        """Faithfulness metrics of ``explanation`` (one of this session's), batched and cached (``engine.metrics``)."""
+        from .metrics import evaluate
+
+        return evaluate(self, explanation, metrics, **options)
 
     def __repr__(self) -> str:
         h, w = self.image.shape[:2]

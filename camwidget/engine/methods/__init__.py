@@ -183,3 +183,4 @@ def weighted_sum(activations: torch.Tensor, weights: torch.Tensor, channels: tor
 
 
 from . import cam, gradcam, inv, smooth, neurons, secam, lime  # noqa: E402,F401  (registration order = the widget's order)
+from . import xgradcam, elementwise, eigen, scorecam, ablation  # noqa: E402,F401
