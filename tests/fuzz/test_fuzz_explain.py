@@ -149,7 +149,7 @@ def test_explain_answers_or_refuses_by_name(session, name):
     allowed = ARGUMENTS | set(spec.params)
     outcomes = {"maps": 0, "refused": 0}
 
-    @settings(max_examples=examples(80))
+    @settings(max_examples=examples(40))
     @given(explain_arguments(session, spec))
     def check(kwargs):
         try:
