@@ -31,8 +31,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import camwidget as cw  # noqa: E402
-from common import forward_seconds, interleaved_medians, line, machine, median_seconds  # noqa: E402
+from common import forward_seconds, interleaved_medians, line, machine, median_seconds
+
+import camwidget as cw
 
 CACHED = ["xgradcam", "layercam", "hirescam", "gradcam-elementwise", "eigencam", "eigengradcam"]
 
@@ -78,7 +79,8 @@ def cached_switches() -> None:
 
     print(line("switch among the six cached methods (target <= 0.05)", median_seconds(switch, 60, 6), fwd))
     for method in CACHED:
-        print(line(f"  {method}", median_seconds(lambda: session.explain(method, layer="bn2", target=target), 20, 2), fwd))
+        print(line(f"  {method}", median_seconds(
+            lambda method=method: session.explain(method, layer="bn2", target=target), 20, 2), fwd))
 
 
 def scorecam(size: int, batch_size: int, repeats: int) -> None:
@@ -87,7 +89,7 @@ def scorecam(size: int, batch_size: int, repeats: int) -> None:
     from torchcam.methods import ScoreCAM as TorchcamScoreCAM
 
     torch.manual_seed(0)
-    model, _, classes = cw.models.torchvision("resnet50")
+    model, _, _ = cw.models.torchvision("resnet50")
     preprocess = cw.models.Preprocess(size=(size, size))
     image = cw.samples.load("chelsea")
     x = preprocess(image)
@@ -127,7 +129,10 @@ def scorecam(size: int, batch_size: int, repeats: int) -> None:
 
 
 def metrics(size: int, repeats: int) -> None:
-    from pytorch_grad_cam.metrics.road import ROADLeastRelevantFirstAverage, ROADMostRelevantFirstAverage
+    from pytorch_grad_cam.metrics.road import (
+        ROADLeastRelevantFirstAverage,
+        ROADMostRelevantFirstAverage,
+    )
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputSoftmaxTarget
     from torchcam.metrics import DeletionInsertionMetric
 

@@ -80,9 +80,8 @@ def test_the_blur_baseline_of_insertion(tiny_session):
 def test_a_cancelled_evaluation_caches_no_result(counted):
     session, calls = counted
     e = session.explain("gradcam", layer="features")
-    with pytest.raises(progress.Cancelled):
-        with progress.reporting(None, cancelled=lambda: len(calls) >= 1):
-            session.evaluate(e, ["deletion"], steps=16, batch_size=4)
+    with pytest.raises(progress.Cancelled), progress.reporting(None, cancelled=lambda: len(calls) >= 1):
+        session.evaluate(e, ["deletion"], steps=16, batch_size=4)
     assert len(calls) == 1
     calls.clear()
     session.evaluate(e, ["deletion"], steps=16, batch_size=4)
