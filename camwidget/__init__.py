@@ -17,4 +17,8 @@ def __getattr__(name: str):
         from . import labels
 
         return getattr(labels, name)
+    if name in ("explain_dataset", "evaluate_dataset", "open_results", "Campaign"):
+        from . import datasets
+
+        return getattr(datasets, name)
     raise AttributeError(f"module 'camwidget' has no attribute {name!r}")

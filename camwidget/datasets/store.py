@@ -64,7 +64,8 @@ def _holds_store(path: str) -> dict | None:
 
 
 def create_or_resume(out: str | os.PathLike, kind: str, spec: dict[str, Any], ids: Sequence[str],
-                     probe: dict[str, Any], chunk: int, overwrite: bool = False) -> "ResultsStore":
+                     probe: dict[str, Any], chunk: int, overwrite: bool = False,
+                     extra=None) -> "ResultsStore":
     """Open ``out`` to continue the same run, or create it; refuse anything else at that path."""
     zarr = zarr_module()
     path = _location(out)
@@ -114,6 +115,8 @@ def create_or_resume(out: str | os.PathLike, kind: str, spec: dict[str, Any], id
             if probe["weighted"][method]:
                 group.create_array(f"weights/{method}/{layer}", shape=(n, shape[0]), chunks=(chunk, shape[0]),
                                    dtype="float32", fill_value=np.nan)
+    if extra is not None:
+        extra(group)  # arrays of a kind's own (a campaign's cluster maps)
     # the attributes last: a store without them is an unfinished creation, overwritten next time
     group.attrs["camwidget"] = {"format": FORMAT, "kind": kind, "spec": spec, "probe": probe,
                                 "created": datetime.now(timezone.utc).isoformat()}

@@ -10,7 +10,7 @@ background crop, a scale (the object's longer side 35–70 % of the 224-pixel im
 horizontal flip, a position — so every item is reproducible on its own, on any Dask worker.
 
     ds = cw.samples.dataset("objects", n=32, seed=0)
-    item = ds[0]; item.image, item.label, item.box      # box = (x0, y0, x1, y1) in pixels
+    item = ds[0]; item.image, item.label, item.box      # box = (row0, col0, row1, col1), half-open
 """
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def make_item(index: int, seed: int) -> Item:
         obj = obj[:, ::-1]
     y0, x0 = int(rng.integers(SIZE - h + 1)), int(rng.integers(SIZE - w + 1))
     canvas[y0:y0 + h, x0:x0 + w] = obj
-    return Item(f"{name}-{index:05d}", canvas, label, (x0, y0, x0 + w, y0 + h), index)
+    return Item(f"{name}-{index:05d}", canvas, label, (y0, x0, y0 + h, x0 + w), index)
 
 
 class ObjectsDataset:
