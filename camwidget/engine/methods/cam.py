@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .. import targets
 from . import MethodSpec, Result, register, weighted_sum
 
 
@@ -46,6 +47,17 @@ def _find_head(session) -> tuple[str, torch.Tensor]:
     return last.name, fc.weight.detach()
 
 
+def head_class(target) -> int:
+    """The class whose head weights CAM uses; a ValueError for a target that scores no class."""
+    index = targets.class_index(target)
+    if index is None or (isinstance(target, targets.Target) and not isinstance(target, targets.MultiLabelTarget)):
+        raise ValueError(
+            f"target: CAM uses the classifier's weights of one class, and {targets.name(target, None)!r} "
+            "is not a class logit; use 'gradcam' for this target"
+        )
+    return index
+
+
 def _cam_layer(session) -> str:
     return head(session)[0]
 
@@ -59,7 +71,7 @@ def _cam(session, layer, target, channels, region) -> Result:
         )
     # The gradient of a GAP → linear head is W[c, k] / (h·w) at every neuron, so a neuron region
     # leaves CAM's weights unchanged: the region is accepted and has no effect.
-    weights = weight[target].to(session.activations(name).dtype)
+    weights = weight[head_class(target)].to(session.activations(name).dtype)
     return Result(weighted_sum(session.activations(name), weights, channels), weights)
 
 
