@@ -72,9 +72,17 @@ def _is_candidate(name: str, module: nn.Module, parent: nn.Module) -> bool:
 
 
 def _reshape_key(reshape: ReshapeSpec) -> object:
+    """A cache key that holds the callables themselves (so an id is never reused while cached)."""
+    def one(fn: object) -> object:
+        try:
+            hash(fn)
+            return fn
+        except TypeError:
+            return ("unhashable", id(fn))
+
     if reshape is None or callable(reshape):
-        return id(reshape) if reshape is not None else None
-    return tuple(sorted((str(k), id(v)) for k, v in reshape.items()))
+        return one(reshape)
+    return tuple(sorted(((str(k), one(v)) for k, v in reshape.items()), key=lambda item: item[0]))
 
 
 def _check_reshape(reshape: ReshapeSpec, modules: dict[str, nn.Module]) -> dict[str, Callable | None]:
@@ -132,13 +140,12 @@ def discover(model: nn.Module, inputs: torch.Tensor, reshape: ReshapeSpec = None
     name → callable (None: automatic) that makes exactly those modules selectable too (e.g.
     ``{"blocks.11.norm1": None}``). The result is cached per model, input shape and ``reshape``.
     """
+    modules = dict(model.named_modules())
+    named = _check_reshape(reshape, modules)
     key = (tuple(inputs.shape), inputs.dtype, str(inputs.device), _reshape_key(reshape))
     per_model = _cache.setdefault(model, {})
     if key in per_model:
         return per_model[key]
-
-    modules = dict(model.named_modules())
-    named = _check_reshape(reshape, modules)
     candidates = {}
     for name, module in modules.items():
         if not name:
@@ -175,6 +182,13 @@ def discover(model: nn.Module, inputs: torch.Tensor, reshape: ReshapeSpec = None
     input_hw = (int(inputs.shape[-2]), int(inputs.shape[-1]))
     problems: list[str] = []
     layouts = {n: _layout(n, tuple(int(s) for s in outputs[n].shape), input_hw, reshape, named, problems) for n in order}
+    for n in order:
+        # inside a transformer block, the leaf modules of a Sequential (an MLP's Linear, GELU) are
+        # parts of the block, not layers: a token output is a layer when it is a block's or the
+        # model's own child's (or named in reshape=)
+        found = layouts[n]
+        if found is not None and found.kind != "NCHW" and n not in named and "." in n and not any(True for _ in modules[n].children()):
+            layouts[n] = None
     missing = sorted(set(named) - set(order))
     if missing:
         raise ValueError(f"reshape: {', '.join(map(repr, missing))} returned no tensor during the forward")

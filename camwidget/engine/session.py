@@ -217,7 +217,7 @@ class Session:
     def layer_info(self, layer: str | None) -> LayerInfo:
         """The selectable layer ``layer`` (None: the default); ValueError with close matches."""
         if layer is None:
-            return self.layers[-1]
+            return layers_.find(self.layers, self.default_layer)
         info = layers_.find(self.all_layers, layer)
         if info not in self.layers:
             raise ValueError(

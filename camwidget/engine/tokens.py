@@ -12,8 +12,8 @@ A layer output is *spatial* in one of four layouts:
 Which layout, and the grid, are read from the output's shape and the model input's H × W: a grid
 h × w "fits the input" when both are ≥ 2 and the two strides H / h and W / w agree within 25 %.
 A 4-D output is NCHW unless only its dimensions 1, 2 fit the input (then NHWC); a 3-D output is
-tokens when some p ≤ :data:`MAX_PREFIX` leaves N − p tokens that factor into a fitting grid (the
-smallest such p wins).
+tokens when some p of :data:`PREFIXES` leaves N − p tokens that factor into a grid whose strides
+agree within 5 % (the smallest such p wins).
 
 The capture hooks (``capture.capture``) make the grid a node of the autograd graph: the module's
 output becomes ``grid = to_grid(output)`` and the module hands ``from_grid(grid, output)``
@@ -29,8 +29,12 @@ from typing import Callable
 
 import torch
 
-#: The most prefix tokens (class + distillation + registers) a token layer may have.
-MAX_PREFIX = 16
+#: How many prefix tokens a token layer may have: none, a class token, class + distillation
+#: tokens, each with 4, 8 or 16 register tokens (DeiT, ViT-reg, DINOv2-reg), and small counts.
+PREFIXES = (0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 16, 17, 18)
+#: How far the two strides H / h and W / w may differ: feature maps (rounding of strided
+#: convolutions) and token grids (patches tile the input).
+MAP_TOLERANCE, TOKEN_TOLERANCE = 1.25, 1.05
 LAYOUTS = ("NCHW", "tokens", "NHWC", "reshape")
 
 Reshape = Callable[[torch.Tensor], torch.Tensor]
@@ -87,12 +91,12 @@ class Layout:
         return int(raw_shape[1]), int(raw_shape[2]), int(raw_shape[3])
 
 
-def fits(h: int, w: int, input_hw: tuple[int, int]) -> bool:
+def fits(h: int, w: int, input_hw: tuple[int, int], tolerance: float = MAP_TOLERANCE) -> bool:
     """Whether an h × w grid is a (strided) grid of an input of ``input_hw`` = (H, W)."""
     if h < 2 or w < 2 or h > input_hw[0] or w > input_hw[1]:
         return False
     sh, sw = input_hw[0] / h, input_hw[1] / w
-    return max(sh, sw) / min(sh, sw) <= 1.25
+    return max(sh, sw) / min(sh, sw) <= tolerance
 
 
 def _factor(n: int, input_hw: tuple[int, int]) -> tuple[int, int] | None:
@@ -102,7 +106,7 @@ def _factor(n: int, input_hw: tuple[int, int]) -> tuple[int, int] | None:
         if n % h:
             continue
         w = n // h
-        if fits(h, w, input_hw):
+        if fits(h, w, input_hw, TOKEN_TOLERANCE):
             sh, sw = input_hw[0] / h, input_hw[1] / w
             badness = max(sh, sw) / min(sh, sw)
             if best is None or badness < best[0]:
@@ -119,7 +123,7 @@ def detect(shape: tuple[int, ...], input_hw: tuple[int, int]) -> Layout | None:
         return Layout("NCHW") if b * c > 1 else None
     if len(shape) == 3:
         n = int(shape[1])
-        for prefix in range(0, min(MAX_PREFIX, n - 4) + 1):
+        for prefix in (p for p in PREFIXES if n - p >= 4):
             grid = _factor(n - prefix, input_hw)
             if grid is not None:
                 return Layout("tokens", prefix, grid)
