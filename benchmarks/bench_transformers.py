@@ -18,8 +18,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import camwidget as cw  # noqa: E402
-from common import interleaved_medians, line, machine, median_seconds  # noqa: E402
+from common import interleaved_medians, line, machine, median_seconds
+
+import camwidget as cw
 
 
 def main() -> None:
@@ -33,7 +34,7 @@ def main() -> None:
     model.eval()
     image = cw.samples.load("chelsea")
     x = cw.models.Preprocess()(image)
-    same_input = lambda _image: x  # noqa: E731
+    same_input = lambda _image: x
     session = cw.Session(model, image, preprocess=same_input)
     target = session.resolve_target(None)
     blocks = [i.name for i in session.layers if i.name.startswith("encoder.layers.")]

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 import torch
+from nets import TinyCNN, tiny_preprocess
 from torch import nn
 
 import camwidget as cw
 from camwidget.engine import hook_count
 from camwidget.engine.targets import MultiLabelTarget, ScoreTarget, SegmentationTarget
-from nets import TinyCNN, tiny_preprocess
 
 
 @dataclass

@@ -17,7 +17,7 @@ def _tiny_vit(**kwargs) -> torch.nn.Module:
     from timm.models.vision_transformer import VisionTransformer
 
     torch.manual_seed(0)
-    options = dict(img_size=64, patch_size=8, embed_dim=32, depth=3, num_heads=2, num_classes=5)
+    options = {"img_size": 64, "patch_size": 8, "embed_dim": 32, "depth": 3, "num_heads": 2, "num_classes": 5}
     return VisionTransformer(**{**options, **kwargs}).eval()
 
 
@@ -70,7 +70,7 @@ def test_grid_activations_and_gradients_are_the_patch_tokens(vit, name):
     info = vit.layer_info(name)
     output, gradient = _raw_gradient(vit, name, 3)
     c, h, w = info.shape
-    expected = lambda t: t[info.prefix_tokens:].T.reshape(c, h, w)  # noqa: E731
+    expected = lambda t: t[info.prefix_tokens:].T.reshape(c, h, w)
     torch.testing.assert_close(vit.activations(name), expected(output))
     torch.testing.assert_close(vit.gradients(name, 3), expected(gradient), rtol=1e-4, atol=1e-7)
 

@@ -1,8 +1,9 @@
 """Forward hooks that capture activations of many layers at once, and are always released."""
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Collection, Iterator, Mapping
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -30,7 +31,7 @@ def capture(
     names: list[str],
     copy: Collection[str] | None = None,
     graph_from_first: bool = False,
-    layouts: Mapping[str, "Layout"] | None = None,
+    layouts: Mapping[str, Layout] | None = None,
 ) -> Iterator[dict[str, torch.Tensor]]:
     """Hook the named modules; the yielded dict fills with their outputs during a forward.
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import difflib
 import weakref
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Union
 
 import torch
 from torch import nn
@@ -21,7 +21,7 @@ from .tokens import Layout
 
 #: ``Session(reshape=...)``: one callable tried on every non-NCHW output, or module name → callable
 #: (None: the automatic layout) to make exactly those modules selectable.
-ReshapeSpec = Union[Callable[[torch.Tensor], torch.Tensor], Mapping[str, Union[Callable, None]], None]
+ReshapeSpec = Callable[[torch.Tensor], torch.Tensor] | Mapping[str, Callable | None] | None
 
 _SKIP = (nn.Dropout, nn.Dropout2d, nn.Identity)
 
@@ -59,7 +59,7 @@ class LayerInfo:
         return self.shape[1], self.shape[2]
 
 
-_cache: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
+_cache: weakref.WeakKeyDictionary[nn.Module, dict] = weakref.WeakKeyDictionary()
 
 
 def _is_candidate(name: str, module: nn.Module, parent: nn.Module) -> bool:
@@ -121,7 +121,7 @@ def _layout(name: str, shape: tuple[int, ...], input_hw: tuple[int, int], reshap
     if callable(reshape) and len(shape) >= 3 and (found is None or found.kind != "NCHW"):
         try:
             return tokens.custom(reshape, shape)
-        except Exception as error:  # the callable does not apply to this output: automatic layout
+        except (ValueError, TypeError, RuntimeError, IndexError) as error:  # does not apply here: automatic layout
             problems.append(f"{name} {shape}: {type(error).__name__}: {error}")
     return found
 

@@ -15,12 +15,12 @@ the tensor that the targets score:
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, Callable, Union
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 
-OutputSpec = Union[str, int, Callable[[Any], Any], None]
+OutputSpec = str | int | Callable[[Any], Any] | None
 _KEYS = ("logits", "out")
 
 

@@ -21,7 +21,8 @@ cannot be told from the output and must be given.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -50,7 +51,7 @@ class Target:
         """A short name for the status line."""
         raise NotImplementedError
 
-    def resolved(self, session) -> "Target":
+    def resolved(self, session) -> Target:
         """This target checked against the session's output (filled in where it depends on it)."""
         return self
 

@@ -24,8 +24,8 @@ selection by hand, applied to activations and gradients alike.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
