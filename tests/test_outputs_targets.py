@@ -136,7 +136,7 @@ def test_a_callable_target_equals_the_class_index_and_names_itself(plain):
     assert plain.explain("gradcam++", target=dog_score).map.shape == index.map.shape
     smooth = plain.explain("smooth-gradcam++", target=dog_score, n=2)
     np.testing.assert_allclose(smooth.map, plain.explain("smooth-gradcam++", target=2, n=2).map, rtol=1e-5)
-    with pytest.raises(ValueError, match="target: CAM uses the classifier's weights"):
+    with pytest.raises(ValueError, match="target: CAM needs a class logit"):
         plain.explain("cam", target=dog_score)
     with pytest.raises(TypeError, match="target: the callable returned float"):
         plain.explain("gradcam", target=lambda o: 1.0)
@@ -198,7 +198,7 @@ def test_segmentation_top_is_the_classes_present_and_targets_a_region(segmenter)
     weights[2:10, 3:12] = 1
     e = segmenter.explain("gradcam", layer=layer, target=box)
     np.testing.assert_allclose(e.map, _by_hand(segmenter, layer, weights, 1), rtol=1e-4, atol=1e-6)
-    assert e.class_name == "1 in box (2, 3, 10, 12)"
+    assert e.class_name == "class 1 in box (2, 3, 10, 12)"
     mask = np.zeros((16, 16), dtype=bool)
     mask[5:9, 5:9] = True
     e = segmenter.explain("gradcam", layer=layer, target=SegmentationTarget(2, mask=mask), region=(0, 0, 4, 4))

@@ -51,6 +51,8 @@ class Explanation:
     segments: np.ndarray | None = None
     params: dict[str, Any] = field(default_factory=dict)
     blank_reason: str | None = None
+    #: The ``Session.token`` of the session that made it (None: built by hand); metrics check it.
+    source: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def blank(self) -> bool:

@@ -69,7 +69,7 @@ class Target:
 
 
 def _class_name(index: int, classes: Sequence[str] | None) -> str:
-    return classes[index] if classes is not None and 0 <= index < len(classes) else str(index)
+    return classes[index] if classes is not None and 0 <= index < len(classes) else f"class {index}"
 
 
 class MultiLabelTarget(Target):
@@ -204,7 +204,9 @@ class ScoreTarget(Target):
         if label == "<lambda>":
             label = "custom score"
         category = getattr(fn, "category", None)
-        return f"{label}({_class_name(category, classes)})" if isinstance(category, int) else label
+        if not isinstance(category, int):
+            return label
+        return f"{label}({classes[category] if classes is not None and 0 <= category < len(classes) else category})"
 
     def _key(self) -> tuple:
         return (id(self.score),)
@@ -288,6 +290,20 @@ def probabilities(output: Any, target: int | Target) -> torch.Tensor:
 def class_index(target: int | Target) -> int | None:
     """The class a target scores, or None for a custom score."""
     return target.index if isinstance(target, Target) else int(target)
+
+
+def logit_index(target: int | Target, method: str) -> int:
+    """The class whose logit ``target`` is (a class index, a multi-label class), for methods that
+    read logits rather than differentiate a score (CAM's head, Score-CAM, Ablation-CAM); a
+    ValueError naming the method otherwise."""
+    if not isinstance(target, Target):
+        return int(target)
+    if isinstance(target, MultiLabelTarget):
+        return target.index
+    raise ValueError(
+        f"target: {method} needs a class logit, and {target.name(None)!r} is not one; use a gradient "
+        "method such as 'gradcam' for this target"
+    )
 
 
 def name(target: int | Target, classes: Sequence[str] | None) -> str:

@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from .. import targets
+from ..guards import check_cam_weights
 from . import MethodSpec, Result, register, weighted_sum
 
 
@@ -49,13 +50,7 @@ def _find_head(session) -> tuple[str, torch.Tensor]:
 
 def head_class(target) -> int:
     """The class whose head weights CAM uses; a ValueError for a target that scores no class."""
-    index = targets.class_index(target)
-    if index is None or (isinstance(target, targets.Target) and not isinstance(target, targets.MultiLabelTarget)):
-        raise ValueError(
-            f"target: CAM uses the classifier's weights of one class, and {targets.name(target, None)!r} "
-            "is not a class logit; use 'gradcam' for this target"
-        )
-    return index
+    return targets.logit_index(target, "CAM")
 
 
 def _cam_layer(session) -> str:
@@ -71,7 +66,9 @@ def _cam(session, layer, target, channels, region) -> Result:
         )
     # The gradient of a GAP → linear head is W[c, k] / (h·w) at every neuron, so a neuron region
     # leaves CAM's weights unchanged: the region is accepted and has no effect.
-    weights = weight[head_class(target)].to(session.activations(name).dtype)
+    index = head_class(target)
+    weights = weight[index].to(session.activations(name).dtype)
+    check_cam_weights(weights, index, session.class_name(target))  # a constant score: say so
     return Result(weighted_sum(session.activations(name), weights, channels), weights)
 
 
