@@ -57,7 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     explain.add_argument("--out", default="explanation.png", help="a .png (overlay) or .npz (arrays) path")
     sub.add_parser("demo", help="open JupyterLab on the quickstart notebook",
                    description="Open JupyterLab on notebooks/quickstart.ipynb.")
+    from .datasets.commands import register as register_datasets
+    dataset_commands = register_datasets(sub)  # explain-dataset, evaluate-dataset, campaign
     args = parser.parse_args(argv)
+    if args.command in dataset_commands:
+        return dataset_commands[args.command](args)
 
     if args.command == "demo":
         import subprocess

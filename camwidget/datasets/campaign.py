@@ -127,7 +127,7 @@ class Campaign:
             out = (self.store.path.parent / f"campaign-{name}.zarr") if self.store.path else Path(f"campaign-{name}.zarr")
         wanted = {"ids": ids_digest(self.source.ids), "layers": None if layers is None else list(layers),
                   "classes": None if classes is None else [str(c) for c in classes], "seed": int(seed),
-                  "targets": targets_.describe(targets)}
+                  "targets": targets_.describe(targets), "rounds_per_cluster": rounds_per_cluster}
         spec = self._stored_spec()
         if spec is not None:
             differ = [k for k, v in wanted.items() if spec["wanted"].get(k) != v]
@@ -145,6 +145,34 @@ class Campaign:
         self.class_names: list[str] | None = spec["class_names"]
         self.book = RoundBook(self.engine, self.store.dialect, name, rounds_per_cluster, lease_s)
         self.rounds_per_cluster = rounds_per_cluster
+
+    @classmethod
+    def open(cls, store: Any, name: str = "campaign", dataset: Any = None, lease_s: float = 600.0) -> "Campaign":
+        """A created campaign from the database alone (status, report); ``dataset`` is needed
+        only to play rounds (their images)."""
+        self = cls.__new__(cls)
+        self._owns_store = not isinstance(store, LabelStore)
+        self.store = LabelStore(store) if self._owns_store else store
+        self.name = name
+        self.engine = open_engine(self.store.url, self.store.path)
+        with self.engine.connect().execution_options(camwidget_write=True) as connection, connection.begin():
+            cs.create(connection, self.store.dialect)
+        spec = self._stored_spec()
+        if spec is None:
+            with self.engine.connect() as connection:
+                found = connection.execute(select(cs.campaigns.c.name)).scalars().all()
+            self.close()
+            raise ValueError(f"name: no campaign {name!r} in {self.store!r}; campaigns: {', '.join(found) or 'none'}")
+        self.source = None if dataset is None else as_items(dataset)
+        if self.source is not None and ids_digest(self.source.ids) != spec["wanted"]["ids"]:
+            raise ValueError(f"dataset: not the dataset campaign {name!r} was created on (its item ids differ)")
+        self.out, self.spec = spec["out"], spec
+        self.model_fingerprint = spec["model"]
+        self.layers = [n for n, _s, _d in spec["layers"]]
+        self.class_names = spec["class_names"]
+        self.rounds_per_cluster = int(spec["wanted"]["rounds_per_cluster"])
+        self.book = RoundBook(self.engine, self.store.dialect, name, self.rounds_per_cluster, lease_s)
+        return self
 
     # ---- precomputation ---------------------------------------------------------------------
     def _stored_spec(self) -> dict | None:
@@ -272,6 +300,8 @@ class Campaign:
         return pandas_module().DataFrame([{k: r[k] for k in columns} for r in rows], columns=columns)
 
     def _round(self, row: dict, annotator: str) -> Round:
+        if self.source is None:
+            raise ValueError("dataset: this campaign was opened without its dataset; Campaign.open(..., dataset=...) to play")
         item = self.source.item(row["item_index"])
         group = zarr_module().open_group(self.out, mode="r")
         raw = np.asarray(group[f"clusters/{row['layer']}"][row["item_index"], row["cluster_index"]])
@@ -314,7 +344,8 @@ class Campaign:
 
     def __repr__(self) -> str:
         p = self.book.progress("-")
-        return (f"Campaign({self.name!r}: {len(self.source)} items, {p.clusters} clusters at {len(self.layers)} layers, "
+        items = len(self.source) if self.source is not None else self.spec["wanted"].get("items", "?")
+        return (f"Campaign({self.name!r}: {items} items, {p.clusters} clusters at {len(self.layers)} layers, "
                 f"{p.plays}/{p.needed} labels)")
 
 
