@@ -26,9 +26,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import camwidget as cw  # noqa: E402
-from camwidget.datasets import explain_dataset  # noqa: E402
-from common import machine  # noqa: E402
+from common import machine
+
+import camwidget as cw
+from camwidget.datasets import explain_dataset
 
 
 def floor(model, inputs: list[torch.Tensor], targets: list[int], batch_size: int) -> float:

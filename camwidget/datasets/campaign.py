@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 from sqlalchemy import insert, select
@@ -147,7 +148,7 @@ class Campaign:
         self.rounds_per_cluster = rounds_per_cluster
 
     @classmethod
-    def open(cls, store: Any, name: str = "campaign", dataset: Any = None, lease_s: float = 600.0) -> "Campaign":
+    def open(cls, store: Any, name: str = "campaign", dataset: Any = None, lease_s: float = 600.0) -> Campaign:
         """A created campaign from the database alone (status, report); ``dataset`` is needed
         only to play rounds (their images)."""
         self = cls.__new__(cls)
@@ -183,7 +184,7 @@ class Campaign:
     def _computed(self) -> bool:
         try:
             return not ResultsStore(self.out).pending_units()
-        except Exception:  # no store yet, or an unfinished creation
+        except Exception:  # noqa: BLE001 - no store yet, or an unfinished creation
             return False
 
     def _precompute(self, factory, wanted, classes, targets, seed, batch_size, on_error, progress, client, workers):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 
 def _common(p: argparse.ArgumentParser, dataset: bool = True) -> None:

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image
+from test_campaign import factory
 
 import camwidget as cw
 from camwidget.cli import main
 from camwidget.datasets import open_results
 from camwidget.datasets.campaign import Campaign
-from test_campaign import factory
 
 
 def test_explain_dataset_command(tmp_path, capsys):

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import tiny_factory
 
 import camwidget as cw
 from camwidget.datasets import explain_dataset, open_results
-from conftest import tiny_factory
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:

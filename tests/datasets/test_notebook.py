@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-
 from notebook_runner import run_notebook
 
 
