@@ -334,7 +334,7 @@ class Campaign:
 
     def widget(self, annotator: str):
         """The reveal game served round after round for ``annotator`` (needs the widget extra)."""
-        from .campaign_widget import CampaignWidget
+        from ..widget.campaign import CampaignWidget
 
         return CampaignWidget(self, _annotator(annotator))
 
