@@ -57,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     explain.add_argument("--out", default="explanation.png", help="a .png (overlay) or .npz (arrays) path")
     sub.add_parser("demo", help="open JupyterLab on the quickstart notebook",
                    description="Open JupyterLab on notebooks/quickstart.ipynb.")
+    from . import evaluate_cli
+
+    evaluate_cli.register(sub)
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -65,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         notebook = Path(__file__).resolve().parents[1] / "notebooks" / "quickstart.ipynb"
         return subprocess.call([sys.executable, "-m", "jupyterlab", str(notebook)])
     try:
+        if hasattr(args, "run"):  # a subcommand in a module of its own
+            return args.run(args)
         session = _session(args)
         if args.command == "layers":
             for info in session.layers:
