@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from .. import images
+from . import gradients as gradients_
 from . import layers as layers_
 from .capture import capture, training_mode_restored
 from .explanation import Explanation
@@ -38,9 +39,10 @@ class Session:
     """One model and one image, explained at any selectable layer for any target.
 
     The first request runs one forward with hooks on every selectable layer (hooks released
-    at once) and keeps the activations and the autograd graph; the first explanation of a target
-    runs one ``torch.autograd.grad`` of its logit with respect to all cached activations together.
-    Every later layer, channel subset or region for that target is arithmetic on cached tensors.
+    at once) and keeps the activations and the autograd graph. The first explanation of a target
+    at a layer runs a backward from its logit down to that layer only; ``prefetch_gradients``
+    finishes every other layer in one more pass (cancellable; see ``engine.gradients``). Every
+    later layer, channel subset or region for that target is arithmetic on cached tensors.
     """
 
     def __init__(
@@ -154,28 +156,31 @@ class Session:
         return self._activations[info.name][0].detach()
 
     def gradients(self, layer: str, target: int | str | None = None) -> torch.Tensor:
-        """∂ logit(target) / ∂ activations of ``layer``, C × h × w (one backward serves every layer)."""
+        """∂ logit(target) / ∂ activations of ``layer``, C × h × w (a backward to that layer only
+        the first time; see ``engine.gradients``)."""
         info = self.layer_info(layer)
-        return self._gradients_for(self.resolve_target(target))[info.name]
+        return gradients_.layer_gradients(self, self.resolve_target(target), info.name)
+
+    def prefetch_gradients(self, target: int | str | None = None) -> int:
+        """Finish every layer's gradient for ``target`` in one backward; how many it computed.
+
+        Cancellable between layers through ``progress.reporting(cancelled=...)`` (what was
+        finished stays); a widget calls it after the first map is shown.
+        """
+        return gradients_.complete(self, self.resolve_target(target))
 
     def _gradients_for(self, target: int) -> dict[str, torch.Tensor]:
+        return gradients_.all_gradients(self, target)
+
+    def _gradient_slot(self, target: int) -> dict[str, torch.Tensor]:
+        """The (live) dict of ``target``'s layer gradients computed so far; the recent targets kept."""
         if target in self._gradients:
             self._gradients.move_to_end(target)
             return self._gradients[target]
-        self._ensure_forward()
-        names = [i.name for i in self.layers]
-        with _grad_enabled():
-            grads = torch.autograd.grad(
-                self._logits[0, target], [self._activations[n] for n in names], retain_graph=True, allow_unused=True
-            )
-        result = {
-            n: (g[0].detach() if g is not None else torch.zeros_like(self._activations[n][0]).detach())
-            for n, g in zip(names, grads)
-        }
-        self._gradients[target] = result
+        slot = self._gradients[target] = {}
         while len(self._gradients) > _TARGETS_KEPT:
             self._gradients.popitem(last=False)
-        return result
+        return slot
 
     def input_gradient(self, layer: str, select: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
         """∂ sum(select(A)) / ∂ model input (1 × 3 × H × W), from the cached forward graph.
