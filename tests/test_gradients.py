@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 import torch
 import torchvision
+from nets import tiny_preprocess
 
 import camwidget as cw
 from camwidget.engine import gradients, hook_count, progress
-from nets import tiny_preprocess
 
 
 @pytest.fixture(scope="module")
@@ -75,9 +75,8 @@ def test_background_completion_is_cancellable_and_keeps_what_it_finished(resnet,
         asked.append(1)
         return len(asked) > 5
 
-    with pytest.raises(progress.Cancelled):
-        with progress.reporting(None, cancelled=cancelled):
-            s.prefetch_gradients(target)
+    with pytest.raises(progress.Cancelled), progress.reporting(None, cancelled=cancelled):
+        s.prefetch_gradients(target)
     done = dict(s._gradients[target])
     assert 1 < len(done) < len(s.layers)
     assert all(torch.equal(done[n], full[n]) for n in done)

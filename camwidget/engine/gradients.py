@@ -22,8 +22,8 @@ in a map. The session keeps them per target (``Session._gradient_slot``, its mos
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 
