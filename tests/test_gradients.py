@@ -104,3 +104,21 @@ def test_progress_is_reported_layer_by_layer(tiny_model, tiny_image):
             torch.from_numpy(s.explain("gradcam++", layer=info.name, target=1).map),
             torch.from_numpy(fresh.explain("gradcam++", layer=info.name, target=1).map),
         )
+
+
+def test_methods_without_gradients_run_a_graphless_forward_and_agree(tiny_model, tiny_image):
+    # a CAM-head net: SeCAM takes the classifier's weights, Smooth Grad-CAM++ its own noisy passes
+    light = cw.Session(tiny_model, tiny_image, preprocess=tiny_preprocess)
+    secam = light.explain("secam", n_segments=20, k=1)
+    assert secam.params["weights_from"] == "cam" and light._graph_ready is False
+    assert all(not a.requires_grad for a in light._activations.values())
+    smooth = light.explain("smooth-gradcam++", layer="features.0", target=1, n=1, sigma=0.0)
+    assert light._graph_ready is False
+    # n = 1, σ = 0 is Grad-CAM++ exactly, whichever forward the clean activations came from
+    plain = cw.Session(tiny_model, tiny_image, preprocess=tiny_preprocess)
+    assert (smooth.map == plain.explain("gradcam++", layer="features.0", target=1).map).all()
+    # a gradient request then records the graph (once) and the maps match a fresh session's
+    again = light.explain("gradcam++", layer="features.0", target=1)
+    assert light._graph_ready is True and (again.map == smooth.map).all()
+    assert (light.explain("secam", n_segments=20, k=1).map == secam.map).all()
+    assert hook_count(tiny_model) == 0

@@ -117,3 +117,16 @@ def _backward(session, target: int, names: list[str], report: bool = False) -> N
             handle.remove()
     for name, g, activation in zip(names, grads, activations):
         done[name] = g[0].detach() if g is not None else _zeros(activation)
+
+
+def before(session, spec, params: dict) -> None:
+    """What ``Session.explain`` runs before a method: its ``prepare`` step (work that can overlap
+    the forward, e.g. superpixels), then, for a method that needs no gradient, a forward without
+    autograd graph if the session has none yet (a later gradient request records the graph)."""
+    if spec.prepare is not None:
+        spec.prepare(session, params)
+    if not spec.needs_graph and session._logits is None:
+        logits, captured = session.forward_batch(session.input, [i.name for i in session.layers], from_input=None)
+        if session.classes is not None and len(session.classes) != logits.shape[1]:
+            raise ValueError(f"classes: {len(session.classes)} names for a model with {logits.shape[1]} outputs")
+        session._activations, session._logits, session._graph_ready = captured, logits, False

@@ -89,6 +89,7 @@ class Session:
             self.layers = list(self.all_layers)
         self.classes: list[str] | None = list(classes) if classes is not None else None
         self._logits: torch.Tensor | None = None
+        self._graph_ready = False  # whether _logits / _activations carry the autograd graph
         self._activations: dict[str, torch.Tensor] = {}
         self._gradients: OrderedDict[int, dict[str, torch.Tensor]] = OrderedDict()
         self._cache: dict[Any, Any] = {}
@@ -96,20 +97,22 @@ class Session:
 
     # ---- the model runs only here -------------------------------------------------------
     def forward_batch(
-        self, inputs: torch.Tensor, names: Sequence[str], from_input: bool = True
+        self, inputs: torch.Tensor, names: Sequence[str], from_input: bool | None = True
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Run the model on a batch with autograd on, capturing ``names``; hooks released on return.
 
         For methods that need passes of their own (noisy copies, perturbations). Returns the
         logits and the captured activations, both still in the autograd graph. ``from_input=False``
         records the graph only from the shallowest captured layer on (cheaper; enough for
-        gradients with respect to the captured activations, not to the input).
+        gradients with respect to the captured activations, not to the input); ``from_input=None``
+        records no graph at all (activations only, as cheap as a no-grad forward).
         """
         # copy what discovery saw modified in place downstream, and any name it does not know
         known = {i.name: i for i in self.all_layers}
         copy = [n for n in names if n not in known or known[n].modified_in_place]
-        mode = _grad_enabled() if from_input else _grad_from_first_capture()
-        with mode, training_mode_restored(self.model), capture(self.model, list(names), copy, not from_input) as captured:
+        mode = torch.no_grad() if from_input is None else _grad_enabled() if from_input else _grad_from_first_capture()
+        graph_from_first = from_input is False
+        with mode, training_mode_restored(self.model), capture(self.model, list(names), copy, graph_from_first) as captured:
             logits = self.model(inputs)
         if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
             raise TypeError(
@@ -124,7 +127,8 @@ class Session:
             return self.model(inputs.to(self.device))
 
     def _ensure_forward(self) -> None:
-        if self._logits is not None:
+        """The cached forward with its autograd graph (replacing a graph-less one, see ``_ensure_activations``)."""
+        if self._logits is not None and self._graph_ready:
             return
         with _grad_enabled():
             x = self.input.detach().requires_grad_(True)  # a new leaf sharing the input's storage
@@ -137,12 +141,18 @@ class Session:
         self._input_leaf = x
         self._activations = captured
         self._logits = logits
+        self._graph_ready = True
+
+    def _ensure_activations(self) -> None:
+        """Activations and logits from whichever forward ran (methods needing no gradient: no graph)."""
+        if self._logits is None:
+            self._ensure_forward()
 
     # ---- cached tensors ---------------------------------------------------------------
     @property
     def logits(self) -> torch.Tensor:
         """The pre-softmax scores of the image, 1-D, detached."""
-        self._ensure_forward()
+        self._ensure_activations()
         return self._logits[0].detach()
 
     @property
@@ -152,7 +162,7 @@ class Session:
     def activations(self, layer: str) -> torch.Tensor:
         """Activations of ``layer`` for the image, C × h × w, detached."""
         info = self.layer_info(layer)
-        self._ensure_forward()
+        self._ensure_activations()
         return self._activations[info.name][0].detach()
 
     def gradients(self, layer: str, target: int | str | None = None) -> torch.Tensor:
@@ -297,11 +307,13 @@ class Session:
         from . import methods
 
         spec = methods.get(method)
+        checked = spec.check_params(params)
+        gradients_.before(self, spec, checked)  # a graph-less forward / work that overlaps it
         info = spec.resolve_layer(self, layer)
         target_index = self.resolve_target(target)
         index = channel_index(channels, info.channels)
         mask = region_mask(region, info.grid)
-        result = spec.compute(self, info, target_index, index, mask, **spec.check_params(params))
+        result = spec.compute(self, info, target_index, index, mask, **checked)
         return Explanation(
             map=np.ascontiguousarray(result.map.detach().float().cpu().numpy()),
             weights=None if result.weights is None else result.weights.detach().float().cpu().numpy(),
