@@ -17,20 +17,49 @@ def _session(args):
     return cw.Session(model, image, preprocess=preprocess, classes=classes)
 
 
+SAMPLES_HELP = "an image file, or a sample name: chelsea, coffee, astronaut, rocket, motorcycle_left"
+
+
+def _method_help() -> tuple[list[str], str]:
+    """The registered methods' names and one line per method for ``--method``'s help."""
+    from camwidget.engine import methods
+
+    specs = methods.available()
+    lines = "; ".join(f"{s.name} ({s.label})" for s in specs)
+    return [s.name for s in specs], f"the explanation method (default: gradcam++). One of: {lines}"
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="camwidget", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("explain", "layers", "top"):
-        p = sub.add_parser(name)
-        p.add_argument("image", help="an image file, or a sample name (chelsea, coffee, astronaut, rocket, motorcycle_left)")
-        p.add_argument("--model", default="default", help="'default' (EfficientNet-Lite0) or a torchvision name")
+    parser = argparse.ArgumentParser(
+        prog="camwidget",
+        description=__doc__,
+        epilog="Run 'camwidget COMMAND --help' for a command's options. In a notebook: "
+        "import camwidget as cw; cw.explore().",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    about = {
+        "explain": "explain an image: write the map as a PNG overlay or as NPZ arrays",
+        "layers": "list the model's selectable layers: depth, name, output shape (C×h×w)",
+        "top": "print the model's five most probable classes for the image",
+    }
+    for name, text in about.items():
+        p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        p.add_argument("image", help=SAMPLES_HELP)
+        p.add_argument("--model", default="default",
+                       help="'default' (EfficientNet-Lite0, ImageNet weights) or any torchvision "
+                       "classification model name, e.g. resnet18 (random weights unless --weights)")
         p.add_argument("--weights", default=None, help="a local state-dict file for a torchvision model")
     explain = sub.choices["explain"]
-    explain.add_argument("--method", default="gradcam++")
-    explain.add_argument("--layer", default=None)
+    names, method_help = _method_help()
+    explain.add_argument("--method", default="gradcam++", choices=names, metavar="METHOD", help=method_help)
+    explain.add_argument("--layer", default=None, help="a layer name from 'camwidget layers' (default: the method's)")
     explain.add_argument("--target", default=None, help="class index or name (default: the top class)")
     explain.add_argument("--out", default="explanation.png", help="a .png (overlay) or .npz (arrays) path")
-    sub.add_parser("demo", help="open JupyterLab on the quickstart notebook")
+    sub.add_parser("demo", help="open JupyterLab on the quickstart notebook",
+                   description="Open JupyterLab on notebooks/quickstart.ipynb.")
+    from . import evaluate_cli
+
+    evaluate_cli.register(sub)
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -39,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         notebook = Path(__file__).resolve().parents[1] / "notebooks" / "quickstart.ipynb"
         return subprocess.call([sys.executable, "-m", "jupyterlab", str(notebook)])
     try:
+        if hasattr(args, "run"):  # a subcommand in a module of its own
+            return args.run(args)
         session = _session(args)
         if args.command == "layers":
             for info in session.layers:

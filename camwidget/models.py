@@ -1,6 +1,7 @@
 """The embedded default model (EfficientNet-Lite0, ImageNet, offline) and torchvision loaders."""
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass
 
@@ -12,6 +13,7 @@ from torch import nn
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
+#: Well-known examples (any torchvision classification name works, see :func:`torchvision`).
 TORCHVISION_MODELS = ("resnet50", "vgg16", "inception_v3", "densenet121", "mobilenet_v3_large", "convnext_tiny")
 
 
@@ -67,24 +69,51 @@ def default() -> tuple[nn.Module, Preprocess, list[str]]:
     return model.eval(), Preprocess(), imagenet_classes()
 
 
-def torchvision(name: str, weights_path: str | os.PathLike | None = None) -> tuple[nn.Module, Preprocess, list[str]]:
-    """``(model, preprocess, classes)`` for a torchvision ImageNet CNN, in eval mode.
+def torchvision_names() -> list[str]:
+    """Every torchvision image-classification model name (``torchvision.models.list_models``)."""
+    import torchvision.models as tvm
 
-    Weights load from ``weights_path`` (a state dict saved with ``torch.save``) when given;
-    otherwise the weights are random — nothing is ever downloaded.
+    return sorted(tvm.list_models(module=tvm))
+
+
+def torchvision(name: str, weights_path: str | os.PathLike | None = None) -> tuple[nn.Module, Preprocess, list[str]]:
+    """``(model, preprocess, classes)`` for any torchvision ImageNet classification model, in eval mode.
+
+    ``name`` is any name from :func:`torchvision_names` (``"resnet18"``, ``"convnext_tiny"``,
+    ``"vit_b_16"``, ...). Weights load from ``weights_path`` (a state dict saved with
+    ``torch.save``) when given; otherwise the weights are random — nothing is ever downloaded.
     """
     import torchvision.models as tvm
 
-    if name not in TORCHVISION_MODELS:
-        raise ValueError(f"name: {name!r} is not supported; valid: {', '.join(TORCHVISION_MODELS)}")
-    kwargs = {"weights": None}
-    if name == "inception_v3":
+    names = torchvision_names()
+    if not isinstance(name, str) or name not in names:
+        close = difflib.get_close_matches(str(name), names, n=3)
+        hint = f"close matches: {', '.join(close)}; " if close else ""
+        raise ValueError(
+            f"name: {name!r} is not a torchvision classification model; {hint}"
+            f"valid: any of torchvision.models.list_models(module=torchvision.models), e.g. {', '.join(TORCHVISION_MODELS)}"
+        )
+    kwargs: dict = {"weights": None}
+    if name in ("inception_v3", "googlenet"):
         kwargs.update(aux_logits=False, init_weights=False)
-    model = getattr(tvm, name)(**kwargs)
+    model = tvm.get_model(name, **kwargs)
     if weights_path is not None:
         if not os.path.exists(weights_path):
             raise ValueError(f"weights_path: no file at {str(weights_path)!r}")
         state = torch.load(weights_path, map_location="cpu", weights_only=True)
         model.load_state_dict(state.get("state_dict", state) if isinstance(state, dict) else state)
-    size = (299, 299) if name == "inception_v3" else (224, 224)
-    return model.eval(), Preprocess(size=size), imagenet_classes()
+    return model.eval(), Preprocess(size=_input_size(name)), imagenet_classes()
+
+
+def _input_size(name: str) -> tuple[int, int]:
+    """The square input size the model was trained at (torchvision's weight metadata, no download)."""
+    import torchvision.models as tvm
+
+    if name == "inception_v3":
+        return (299, 299)
+    try:
+        weights = tvm.get_model_weights(name)
+        crop = next(iter(weights)).transforms().crop_size[0]
+        return (int(crop), int(crop))
+    except Exception:  # noqa: BLE001 - metadata missing for a model: the ImageNet default
+        return (224, 224)

@@ -1,9 +1,11 @@
 import { LatestPerFrame, nextFrame, type Schedule } from "./frames";
 // The layer strip: the network's selectable layers in depth order as a horizontal row of stops,
-// each showing the layer's name and output shape. Drag along it (pointer events, one commit per
-// animation frame at most) or step with the arrow keys / Home / End.
+// grouped by block (the block's name once, above its stops; each stop its short name and output
+// shape). Drag along it (pointer events, one commit per animation frame at most) or step with the
+// arrow keys / PageUp / PageDown / Home / End. The caption above the strip names the current stop
+// in full (or the hovered one). The keys the strip handles stop there, so a host (Notebook 7,
+// JupyterLab's command mode) does not also act on them; Escape is left to the host.
 import type { LayerEntry } from "./types";
-
 
 /** Index of the stop under `x` given each stop's [left, right) span; clamps to the ends. */
 export function stopAt(x: number, spans: Array<[number, number]>): number {
@@ -42,6 +44,41 @@ export function shortName(name: string, max = 12): string {
   return name.length <= max ? name : `…${name.slice(name.length - (max - 1))}`;
 }
 
+/**
+ * Split a layer name into its block and the stop's name within it: the block is the name up to
+ * its first numeric part ("blocks.5.3.conv_pw" → "blocks.5" + "3.conv_pw", "layer2.0.conv1" →
+ * "layer2" + "0.conv1" when no part is numeric before the container index); a block's own output
+ * is its stop "out". Top-level layers ("conv_stem", "bn2") have no block.
+ */
+export function splitName(name: string): { block: string; stop: string } {
+  const parts = name.split(".");
+  if (parts.length === 1) return { block: "", stop: name };
+  let i = parts.findIndex((p) => /^\d+$/.test(p));
+  if (i < 0) i = 0; // no numeric part: the first part is the block ("features.conv" → "features")
+  const block = parts.slice(0, i + 1).join(".");
+  const rest = parts.slice(i + 1).join(".");
+  return { block, stop: rest || "out" };
+}
+
+/** Consecutive layers that share a block: `[block, [index, stop name][]]`, in depth order. */
+export function groupLayers(names: string[]): Array<{ block: string; stops: Array<[number, string]> }> {
+  const groups: Array<{ block: string; stops: Array<[number, string]> }> = [];
+  names.forEach((name, i) => {
+    const { block, stop } = splitName(name);
+    const last = groups[groups.length - 1];
+    if (last && last.block === block && block !== "") last.stops.push([i, stop]);
+    else groups.push({ block, stops: [[i, stop]] });
+  });
+  return groups;
+}
+
+/** "blocks.5.3.conv_pw · 192×7×7 · depth 58" */
+export function describeLayer(layer: LayerEntry | undefined): string {
+  if (!layer) return "";
+  const shape = shapeText(layer.shape);
+  return [layer.name, shape, Number.isFinite(layer.depth) ? `depth ${layer.depth}` : ""].filter(Boolean).join(" · ");
+}
+
 export function shapeText(shape: number[] | undefined): string {
   return Array.isArray(shape) ? shape.join("×") : "";
 }
@@ -49,7 +86,11 @@ export function shapeText(shape: number[] | undefined): string {
 export type { Schedule } from "./frames";
 
 export class LayerStrip {
+  /** The scrolling row of stops (the slider the user drags and steps with keys). */
   readonly el: HTMLElement;
+  /** The strip with its caption: what goes on the page. */
+  readonly box: HTMLElement;
+  private caption: HTMLElement;
   private layers: LayerEntry[] = [];
   private stops: HTMLElement[] = [];
   private current = -1;
@@ -70,6 +111,14 @@ export class LayerStrip {
     this.el.setAttribute("role", "slider");
     this.el.setAttribute("aria-label", "Layer");
     this.el.tabIndex = 0;
+    this.caption = doc.createElement("div");
+    this.caption.className = "cw-strip-caption";
+    this.caption.setAttribute("data-testid", "layer-caption");
+    this.box = doc.createElement("div");
+    this.box.className = "cw-strip-box";
+    this.box.append(this.caption, this.el);
+    this.el.addEventListener("pointerover", (e) => this.onHover(e as PointerEvent));
+    this.el.addEventListener("pointerleave", () => this.showCaption(this.current));
     this.el.addEventListener("keydown", (e) => this.onKey(e as KeyboardEvent));
     this.el.addEventListener("pointerdown", (e) => this.onDown(e as PointerEvent));
     this.el.addEventListener("pointermove", (e) => this.onMove(e as PointerEvent));
@@ -87,27 +136,60 @@ export class LayerStrip {
     this.layers = Array.isArray(layers) ? layers : [];
     const doc = this.el.ownerDocument;
     this.el.replaceChildren();
-    this.stops = this.layers.map((layer, i) => {
-      const stop = doc.createElement("div");
-      stop.className = "cw-stop";
-      stop.dataset.index = String(i);
-      stop.dataset.layer = layer.name;
-      stop.title = `${layer.name}  ${shapeText(layer.shape)}  (depth ${layer.depth})`;
-      const name = doc.createElement("span");
-      name.className = "cw-stop-name";
-      name.textContent = shortName(layer.name);
-      const shape = doc.createElement("span");
-      shape.className = "cw-stop-shape";
-      shape.textContent = shapeText(layer.shape);
-      stop.append(name, shape);
-      this.el.append(stop);
-      return stop;
-    });
+    this.stops = [];
+    for (const group of groupLayers(this.layers.map((l) => l.name))) {
+      const box = doc.createElement("div");
+      box.className = group.block ? "cw-group" : "cw-group cw-group-none";
+      const head = doc.createElement("div");
+      head.className = "cw-group-name";
+      head.textContent = group.block || "\u00a0";
+      if (group.block) head.title = group.block;
+      const row = doc.createElement("div");
+      row.className = "cw-group-stops";
+      for (const [i, stopName] of group.stops) {
+        const layer = this.layers[i];
+        const stop = doc.createElement("div");
+        stop.className = "cw-stop";
+        stop.dataset.index = String(i);
+        stop.dataset.layer = layer.name;
+        stop.title = describeLayer(layer);
+        const name = doc.createElement("span");
+        name.className = "cw-stop-name";
+        name.textContent = shortName(stopName, 13);
+        const shape = doc.createElement("span");
+        shape.className = "cw-stop-shape";
+        shape.textContent = shapeText(layer.shape);
+        stop.append(name, shape);
+        row.append(stop);
+        this.stops.push(stop);
+      }
+      box.append(head, row);
+      this.el.append(box);
+    }
     this.el.setAttribute("aria-valuemin", "0");
     this.el.setAttribute("aria-valuemax", String(Math.max(0, this.layers.length - 1)));
     const name = this.current >= 0 ? this.layers[this.current]?.name : undefined;
     this.current = -1;
     if (name) this.setLayer(name);
+    else this.showCaption(-1);
+  }
+
+  /** The stop elements, in depth order (one per layer). */
+  get stopElements(): readonly HTMLElement[] {
+    return this.stops;
+  }
+
+  private showCaption(i: number, hovered = false): void {
+    const layer = this.layers[i];
+    this.caption.textContent = layer ? `${hovered ? "→ " : "Layer "}${describeLayer(layer)}` : "Layer";
+    this.caption.classList.toggle("cw-hovered", hovered && i !== this.current);
+  }
+
+  private onHover(e: PointerEvent): void {
+    if (this.dragging) return;
+    const stop = (e.target as HTMLElement | null)?.closest?.(".cw-stop") as HTMLElement | null;
+    const i = stop ? Number(stop.dataset.index) : -1;
+    this.showCaption(i >= 0 ? i : this.current, i >= 0);
   }
 
   /** Follow the model (no commit). */
@@ -133,17 +215,22 @@ export class LayerStrip {
     const layer = this.layers[i];
     this.el.setAttribute("aria-valuetext", `${layer.name} ${shapeText(layer.shape)}`);
     this.el.dataset.layer = layer.name;
+    this.showCaption(i);
     this.reveal();
   }
 
-  /** Scroll the strip (only the strip, never the page) so the current stop is visible. */
+  /** Scroll the strip (only the strip, never the page) so the current stop is visible, with a
+   * neighbour on each side where there is one. */
   reveal(): void {
     const stop = this.stops[this.current];
     const strip = this.el;
     if (!stop || !strip.clientWidth) return;
-    const left = stop.offsetLeft - strip.offsetLeft;
-    if (left < strip.scrollLeft || left + stop.offsetWidth > strip.scrollLeft + strip.clientWidth) {
-      strip.scrollLeft = Math.max(0, left - (strip.clientWidth - stop.offsetWidth) / 2);
+    const box = strip.getBoundingClientRect();
+    const r = stop.getBoundingClientRect();
+    const left = r.left - box.left + strip.scrollLeft; // the stop's offset inside the scrolled row
+    const margin = Math.min(r.width, Math.max(0, (strip.clientWidth - r.width) / 2));
+    if (left - margin < strip.scrollLeft || left + r.width + margin > strip.scrollLeft + strip.clientWidth) {
+      strip.scrollLeft = Math.max(0, left - (strip.clientWidth - r.width) / 2);
     }
   }
 
@@ -162,9 +249,21 @@ export class LayerStrip {
   }
 
   private onKey(e: KeyboardEvent): void {
+    if (e.key === "Escape") {
+      // Leave the widget: focus goes back to the host's nearest focusable container (the
+      // notebook, so its own shortcuts work again) and the event still reaches the host.
+      const host = this.box.parentElement?.closest("[tabindex]") as HTMLElement | null;
+      if (host && host !== this.el) host.focus?.();
+      else this.el.blur?.();
+      return;
+    }
     const next = keyStep(e.key, this.current, this.layers.length);
     if (next === null) return;
     e.preventDefault();
+    // The strip owns this key: a host listening further up (Notebook 7 and JupyterLab move
+    // between cells on arrow keys in command mode) must not act on it too. Escape is not a strip
+    // key and still reaches the host, which is how the user leaves the widget.
+    e.stopPropagation();
     this.select(next, true);
   }
 

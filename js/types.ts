@@ -54,6 +54,8 @@ export interface HeatmapMeta {
   target?: number;
   target_name?: string;
   blank?: boolean;
+  min?: number; // the raw range of the map on screen (the colour bar)
+  max?: number;
   mask_shape?: number[];
   compute_ms?: number;
   kernel_ms?: number;

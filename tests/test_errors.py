@@ -140,7 +140,7 @@ def test_layers_argument_narrows_and_validates(tiny_model, tiny_image):
 def test_unknown_sample_and_model_names():
     with pytest.raises(ValueError, match="name: unknown sample 'cat'.*chelsea"):
         cw.samples.load("cat")
-    with pytest.raises(ValueError, match="name: 'resnet18' is not supported.*resnet50"):
-        cw.models.torchvision("resnet18")
+    with pytest.raises(ValueError, match="name: 'resnet_18' is not a torchvision classification model; close matches: resnet18"):
+        cw.models.torchvision("resnet_18")
     with pytest.raises(ValueError, match="weights_path"):
         cw.models.torchvision("resnet50", weights_path="/no/such/file.pt")

@@ -41,6 +41,17 @@ def test_torchvision_architectures_discover_layers_and_explain(name, tmp_path):
     assert hook_count(model) == 0
 
 
+def test_torchvision_takes_any_classification_name_and_its_input_size():
+    names = cw.models.torchvision_names()
+    assert {"resnet18", "efficientnet_b3", "regnet_y_400mf", "vit_b_16"} <= set(names)
+    assert "fcn_resnet50" not in names  # segmentation, not classification
+    model, preprocess, classes = cw.models.torchvision("resnet18")
+    assert type(model).__name__ == "ResNet" and not model.training and preprocess.size == (224, 224)
+    assert cw.models.torchvision("efficientnet_b3")[1].size == (300, 300)
+    s = cw.Session(model, np.zeros((32, 32, 3), np.uint8), preprocess=preprocess)
+    assert s.class_name(238) == "class 238"  # no class names given
+
+
 def test_torchvision_weights_load_from_a_local_file(tmp_path):
     model, _, _ = cw.models.torchvision("mobilenet_v3_large")
     path = tmp_path / "weights.pt"

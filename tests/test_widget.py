@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import camwidget as cw
-from camwidget import _wire
+from camwidget.widget import wire as _wire
 from camwidget.widget import CamWidget
 
 REPO = Path(__file__).resolve().parents[1]
@@ -206,7 +206,7 @@ def test_a_failing_method_shows_its_error_and_the_widget_recovers(widget, tiny_s
     from_frontend(widget, layer="features.3", request=12)
     assert widget.wait()
     assert widget.explanation.layer == "features.3" and widget.error == ""
-    assert widget._worker.is_alive()
+    assert widget.worker.alive
 
 
 def test_view_traits_do_no_kernel_work(widget, tiny_session):
@@ -325,7 +325,7 @@ def test_secam_bad_values_show_in_the_widget_and_it_stays_usable(seg_widget):
     from_frontend(w, params={"k": 3}, request=34)
     assert w.wait(60)
     assert w.error == "" and w.answered == 34 and w.explanation.params["k"] == 3
-    assert w._worker.is_alive()
+    assert w.worker.alive
 
 
 def test_latest_wins_while_dragging(widget, tiny_session):
@@ -346,7 +346,7 @@ def test_explain_runs_off_the_comm_thread(widget, tiny_session):
     from_frontend(widget, layer="features.0", request=50)
     assert time.monotonic() - start < 0.4, "the comm handler waited for the computation"
     assert widget.wait(10) and widget.explanation.layer == "features.0"
-    assert threading.current_thread() is not widget._worker
+    assert threading.current_thread() is not widget.worker._thread
 
 
 
@@ -360,7 +360,7 @@ class Recorder:
 
 
 def test_smooth_gradcampp_paints_partial_maps_as_batches_finish(widget, tiny_session, monkeypatch):
-    monkeypatch.setattr("camwidget.worker.PROGRESS_EVERY_S", 0.0)
+    monkeypatch.setattr("camwidget.widget.worker.PROGRESS_EVERY_S", 0.0)
     seen = Recorder(widget, "progress")
     painted = []
     widget.observe(lambda c: painted.append((c["new"], widget.heatmap)), names=["heatmap_meta"])
@@ -402,7 +402,7 @@ def test_smooth_gradcampp_is_superseded_by_a_newer_request(widget, tiny_session)
 def test_lime_shows_progress_per_batch_and_can_be_superseded(widget, tiny_session, monkeypatch):
     from camwidget.engine.methods import lime
 
-    monkeypatch.setattr("camwidget.worker.PROGRESS_EVERY_S", 0.0)
+    monkeypatch.setattr("camwidget.widget.worker.PROGRESS_EVERY_S", 0.0)
     seen = Recorder(widget, "progress", "status")
     from_frontend(widget, method="lime", params={"n_samples": 40, "batch_size": 10, "k": 1}, request=80)
     assert widget.wait(60) and widget.error == ""

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import camwidget as cw
-from camwidget import _wire
+from camwidget.widget import wire as _wire
 from camwidget.widget import CamWidget, MemoryLabels
 
 
@@ -17,8 +17,9 @@ def from_frontend(w: CamWidget, **state) -> None:
 
 
 def action(w: CamWidget, **content) -> None:
-    """A custom message from the browser (model.send)."""
+    """A custom message from the browser (model.send), and the wait for the action thread."""
     w._handle_msg({"content": {"data": {"method": "custom", "content": content}}, "buffers": []})
+    assert w.wait(30)
 
 
 LAYER = "features.3"

@@ -48,6 +48,8 @@ class Explanation:
     mask: np.ndarray | None = None
     segments: np.ndarray | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    #: The ``Session.token`` of the session that made it (None: built by hand); metrics check it.
+    source: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def blank(self) -> bool:

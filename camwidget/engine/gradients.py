@@ -27,7 +27,7 @@ from contextlib import contextmanager
 
 import torch
 
-from . import progress
+from . import guards, progress
 
 
 @contextmanager
@@ -56,9 +56,8 @@ def layer_gradients(session, target: int, layer: str) -> torch.Tensor:
         return done[layer]
     session._ensure_forward()
     depth = session.layer_info(layer).depth
-    names = _missing(session, target, [i.name for i in session.layers if i.depth >= depth])
-    _backward(session, target, names)
-    return done[layer]
+    names = [i.name for i in session.layers if i.depth >= depth and i.name not in done]
+    return _backward(session, target, names)[layer]
 
 
 def all_gradients(session, target: int) -> dict[str, torch.Tensor]:
@@ -86,11 +85,13 @@ def pending(session, target: int) -> list[str]:
     return [i.name for i in reversed(session.layers) if i.name not in done]
 
 
-def _backward(session, target: int, names: list[str], report: bool = False) -> None:
-    """One ``autograd.grad`` of the target's logit w.r.t. ``names``' activations (graph retained).
+def _backward(session, target: int, names: list[str], report: bool = False) -> dict[str, torch.Tensor]:
+    """One ``autograd.grad`` of the target's logit w.r.t. ``names``' activations (graph retained);
+    returns the target's gradients so far, kept in the session (checked: finite, not all zero).
 
     With ``report``, a tensor hook on each activation stores its gradient as soon as autograd has
-    it and reports progress there (which may raise ``progress.Cancelled`` and end the pass).
+    it and reports progress there (which may raise ``progress.Cancelled`` and end the pass: the
+    layers finished by then are kept).
     """
     done = session._gradient_slot(target)
     activations = [session._activations[n] for n in names]
@@ -112,12 +113,21 @@ def _backward(session, target: int, names: list[str], report: bool = False) -> N
             grads = torch.autograd.grad(
                 session._logits[0, target], activations, retain_graph=True, allow_unused=True
             )
+    except progress.Cancelled:
+        session._keep_gradients(target, done, check=False)  # checked with the rest, later
+        raise
     finally:
         for handle in handles:
             handle.remove()
     for name, g, activation in zip(names, grads, activations):
         done[name] = g[0].detach() if g is not None else _zeros(activation)
-
+    try:
+        session._keep_gradients(target, done)
+    except ValueError:
+        for name in names:  # not kept: asking again reports the same error
+            done.pop(name, None)
+        raise
+    return done
 
 def before(session, spec, params: dict) -> None:
     """What ``Session.explain`` runs before a method: its ``prepare`` step (work that can overlap
@@ -126,7 +136,9 @@ def before(session, spec, params: dict) -> None:
     if spec.prepare is not None:
         spec.prepare(session, params)
     if not spec.needs_graph and session._logits is None:
-        logits, captured = session.forward_batch(session.input, [i.name for i in session.layers], from_input=None)
+        names = [i.name for i in session.layers]
+        logits, captured = session.forward_batch(session.input, names, from_input=None)
+        guards.check_forward(session.model, logits, captured, names)
         if session.classes is not None and len(session.classes) != logits.shape[1]:
             raise ValueError(f"classes: {len(session.classes)} names for a model with {logits.shape[1]} outputs")
         session._activations, session._logits, session._graph_ready = captured, logits, False

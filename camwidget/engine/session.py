@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
 
@@ -12,7 +11,9 @@ from torch import nn
 
 from .. import images
 from . import gradients as gradients_
+from . import guards
 from . import layers as layers_
+from .cache import DEFAULT_BUDGET, CacheInfo, SessionCache, nbytes
 from .capture import capture, training_mode_restored
 from .explanation import Explanation
 from .layers import LayerInfo
@@ -43,6 +44,7 @@ class Session:
     at a layer runs a backward from its logit down to that layer only; ``prefetch_gradients``
     finishes every other layer in one more pass (cancellable; see ``engine.gradients``). Every
     later layer, channel subset or region for that target is arithmetic on cached tensors.
+    Everything cached shares one memory budget, ``cache_bytes`` (see ``cache_info()``).
     """
 
     def __init__(
@@ -53,9 +55,12 @@ class Session:
         classes: Sequence[str] | None = None,
         layers: Sequence[str] | None = None,
         device: str | torch.device | None = None,
+        cache_bytes: int | None = DEFAULT_BUDGET,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+        guards.check_model(model)
+        self.cache = SessionCache(cache_bytes)  # one budget for everything cached (engine/cache.py)
         from ..models import Preprocess
 
         self.model = model
@@ -74,7 +79,7 @@ class Session:
             raise ValueError(f"preprocess: must return a 3×H×W or 1×3×H×W tensor, returned shape {tuple(x.shape)}")
         if not torch.isfinite(x.detach().sum()):  # a NaN or inf anywhere makes the sum one
             raise ValueError("image: the preprocessed tensor contains NaN or infinite values")
-        x = x.detach().to(self.device)
+        x = guards.as_model_input(x, model, self.device)  # the model's dtype and device
         if x.is_inference():  # made under inference_mode(): autograd needs a normal tensor
             with torch.inference_mode(False):
                 x = x.clone()
@@ -91,8 +96,7 @@ class Session:
         self._logits: torch.Tensor | None = None
         self._graph_ready = False  # whether _logits / _activations carry the autograd graph
         self._activations: dict[str, torch.Tensor] = {}
-        self._gradients: OrderedDict[int, dict[str, torch.Tensor]] = OrderedDict()
-        self._cache: dict[Any, Any] = {}
+        self._gradients = self.cache.namespace("gradients", max_items=_TARGETS_KEPT)
         self._fingerprint: str | None = None
 
     # ---- the model runs only here -------------------------------------------------------
@@ -124,7 +128,8 @@ class Session:
     def predict(self, inputs: torch.Tensor) -> torch.Tensor:
         """Logits of a batch of model inputs, without autograd or hooks (perturbation methods)."""
         with torch.no_grad(), training_mode_restored(self.model):
-            return self.model(inputs.to(self.device))
+            floating = inputs.is_floating_point()  # in the model's dtype, as the session's input
+            return self.model(inputs.to(self.device, self.input.dtype) if floating else inputs.to(self.device))
 
     def _ensure_forward(self) -> None:
         """The cached forward with its autograd graph (replacing a graph-less one, see ``_ensure_activations``)."""
@@ -136,6 +141,7 @@ class Session:
         # input gradients ("neurons") then take a pass of their own.
         self._graph_from_input = len(self.layers) == len(self.all_layers)
         logits, captured = self.forward_batch(x, [i.name for i in self.layers], from_input=self._graph_from_input)
+        guards.check_forward(self.model, logits, captured, [i.name for i in self.layers])
         if self.classes is not None and len(self.classes) != logits.shape[1]:
             raise ValueError(f"classes: {len(self.classes)} names for a model with {logits.shape[1]} outputs")
         self._input_leaf = x
@@ -183,14 +189,19 @@ class Session:
         return gradients_.all_gradients(self, target)
 
     def _gradient_slot(self, target: int) -> dict[str, torch.Tensor]:
-        """The (live) dict of ``target``'s layer gradients computed so far; the recent targets kept."""
-        if target in self._gradients:
-            self._gradients.move_to_end(target)
-            return self._gradients[target]
-        slot = self._gradients[target] = {}
-        while len(self._gradients) > _TARGETS_KEPT:
-            self._gradients.popitem(last=False)
-        return slot
+        """``target``'s layer gradients computed so far (a dict to fill, then ``_keep_gradients``)."""
+        found = self._gradients.get(target)
+        if found is None:
+            return {}
+        self._gradients.move_to_end(target)
+        return found
+
+    def _keep_gradients(self, target: int, done: dict[str, torch.Tensor], check: bool = True) -> None:
+        """Keep ``target``'s gradients within the budget, after checking them (finite, not all zero)."""
+        if check:
+            order = [i.name for i in self.layers if i.name in done]
+            guards.check_gradients(done, order, target, self.class_name(target))
+        self._gradients[target] = done
 
     def input_gradient(self, layer: str, select: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
         """∂ sum(select(A)) / ∂ model input (1 × 3 × H × W), from the cached forward graph.
@@ -210,10 +221,13 @@ class Session:
         return g.detach()
 
     def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
-        """A value computed once per session and key (segmentations, smoothed derivatives, ...)."""
-        if key not in self._cache:
-            self._cache[key] = compute()
-        return self._cache[key]
+        """A value computed once per session and key (segmentations, clusterings, ...), kept
+        within the session's memory budget (least recently used dropped first)."""
+        return self.cache.get_or_compute(key, compute)
+
+    def cache_info(self) -> CacheInfo:
+        """What this session caches, by kind, next to its budget (see ``engine/cache.py``)."""
+        return self.cache.info(forward_bytes=nbytes([self._logits, self._activations]))
 
     # ---- names and validation -----------------------------------------------------------
     @property
@@ -254,7 +268,7 @@ class Session:
         return int(target)
 
     def class_name(self, target: int) -> str:
-        return self.classes[target] if self.classes is not None else str(target)
+        return self.classes[target] if self.classes is not None else f"class {target}"
 
     def top(self, k: int = 5) -> list[tuple[int, str, float]]:
         """The k most probable classes: ``[(class_index, class_name, probability), ...]``."""
@@ -306,6 +320,10 @@ class Session:
         """
         from . import methods
 
+        if isinstance(layer, (list, tuple)):  # several layers: fuse their maps (methods/fusion.py)
+            from .methods.fusion import fuse
+
+            return fuse(self, method, layer, target, channels, region, **params)
         spec = methods.get(method)
         checked = spec.check_params(params)
         gradients_.before(self, spec, checked)  # a graph-less forward / work that overlaps it
@@ -327,7 +345,24 @@ class Session:
             mask=result.mask,
             segments=result.segments,
             params=dict(result.params),
+            source=self.token,
         )
+
+    @property
+    def token(self) -> str:
+        """A unique id of this session; its explanations carry it (``Explanation.source``)."""
+        if getattr(self, "_token", None) is None:
+            import uuid
+
+            self._token = uuid.uuid4().hex
+        return self._token
+
+    def evaluate(self, explanation: Explanation, metrics: Sequence[str] | str = ("deletion", "insertion", "avg-drop"),
+                 **options: Any) -> dict:
+        """Faithfulness metrics of ``explanation`` (one of this session's), batched and cached (``engine.metrics``)."""
+        from .metrics import evaluate
+
+        return evaluate(self, explanation, metrics, **options)
 
     def __repr__(self) -> str:
         h, w = self.image.shape[:2]

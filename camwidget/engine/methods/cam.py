@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..guards import check_cam_weights
 from . import MethodSpec, Result, register, weighted_sum
 
 
@@ -60,6 +61,7 @@ def _cam(session, layer, target, channels, region) -> Result:
     # The gradient of a GAP → linear head is W[c, k] / (h·w) at every neuron, so a neuron region
     # leaves CAM's weights unchanged: the region is accepted and has no effect.
     weights = weight[target].to(session.activations(name).dtype)
+    check_cam_weights(weights, target, session.class_name(target))  # a constant score: say so
     return Result(weighted_sum(session.activations(name), weights, channels), weights)
 
 

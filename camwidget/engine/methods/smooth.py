@@ -36,6 +36,7 @@ from typing import Any, Callable
 import torch
 
 from .. import progress
+from ..guards import check_gradients
 from . import MethodSpec, Result, register, weighted_sum
 from .gradcam import gradcampp_weights
 
@@ -96,7 +97,7 @@ def noisy_batches(x: torch.Tensor, n: int, sigma: float, seed: int, batch_size: 
 
 
 def _lru(session, name: str) -> OrderedDict:
-    return session.cached(name, OrderedDict)
+    return session.cache.namespace(name)  # items inside the session's memory budget
 
 
 def _remember(store: OrderedDict, key: Any, value: Any) -> Any:
@@ -186,6 +187,8 @@ def _smooth_gradcampp(session, layer, target, channels, region, n, sigma, seed, 
         return Result(weighted_sum(activations, weights, channels), weights, params={**params, "done": done})
 
     derivatives = smoothed_derivatives(session, target, n, sigma, seed, batch_size, partial=result, layer=layer.name)
+    # D2 = mean g² is zero only where every copy's gradient is: a constant score, or non-finite
+    check_gradients({k: d[1] for k, d in derivatives.items()}, list(derivatives), target, session.class_name(target))
     final = result(n, derivatives.__getitem__)
     del final.params["done"]
     return final

@@ -1,0 +1,143 @@
+"""``explain_dataset``: maps of many images, batched, into a resumable Zarr store."""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Sequence
+
+from torch import nn
+
+from . import targets as targets_
+from .explainer import BatchExplainer
+from .items import ItemError, ItemSource, as_items
+from .results import Results
+from .store import ResultsStore, create_or_resume
+
+ON_ERROR = ("raise", "skip")
+
+
+def resolve_model(model: Any, preprocess=None, classes=None) -> tuple[nn.Module, Any, list[str] | None]:
+    """``(model, preprocess, classes)`` from a module (with the given preprocess / classes) or a
+    factory returning that triple (e.g. ``cw.models.default``)."""
+    if isinstance(model, nn.Module):
+        from ..models import Preprocess
+
+        return model, preprocess if preprocess is not None else Preprocess(), classes
+    if callable(model):
+        built = model()
+        if not (isinstance(built, tuple) and len(built) == 3 and isinstance(built[0], nn.Module)):
+            raise TypeError("model: a factory must return (model, preprocess, classes), like cw.models.default")
+        return built[0], preprocess if preprocess is not None else built[1], classes if classes is not None else built[2]
+    raise TypeError(f"model: expected a torch.nn.Module or a factory like cw.models.default, got {type(model).__name__}")
+
+
+def check_common(methods, batch_size, on_error, client, workers, model) -> list[str]:
+    from ..engine import methods as methods_
+
+    if isinstance(methods, str):
+        methods = [methods]
+    methods = [methods_.get(m).name for m in methods]
+    if not methods:
+        raise ValueError("methods: give at least one method name")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size: expected a positive integer, got {batch_size!r}")
+    if on_error not in ON_ERROR:
+        raise ValueError(f"on_error: {on_error!r} is not one of {', '.join(ON_ERROR)}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"workers: expected a positive number of processes, got {workers!r}")
+    if client is not None and workers is not None:
+        raise ValueError("workers: give client= or workers=, not both")
+    if (client is not None or workers is not None) and (isinstance(model, nn.Module) or not callable(model)):
+        raise TypeError(
+            "model: on Dask give a picklable factory returning (model, preprocess, classes), such as "
+            "cw.models.default, so every worker builds the model once"
+        )
+    return methods
+
+
+def first_readable(source: ItemSource, on_error: str):
+    """The first item whose image loads (its image, for the probe); errors per ``on_error``."""
+    for index in range(len(source)):
+        try:
+            return source.item(index).image
+        except ItemError:
+            if on_error == "raise":
+                raise
+    raise ValueError("dataset: no item could be read")
+
+
+def progress_bar(total: int, enabled: bool, description: str):
+    if not enabled:
+        return None
+    from tqdm.std import tqdm  # the plain text bar: the engine imports no notebook widget
+
+    return tqdm(total=total, desc=description, unit="img")
+
+
+def explain_dataset(
+    model: nn.Module | Callable[[], tuple],
+    dataset: Any,
+    methods: Sequence[str] | str = ("gradcam",),
+    layers: Sequence[str] | None = None,
+    targets: Any = "top",
+    out: str | os.PathLike = "maps.zarr",
+    *,
+    params: dict[str, dict] | None = None,
+    batch_size: int = 16,
+    preprocess=None,
+    classes: Sequence[str] | None = None,
+    on_error: str = "raise",
+    overwrite: bool = False,
+    progress: bool = True,
+    client: Any = None,
+    workers: int | None = None,
+) -> Results:
+    """Explain every item of ``dataset`` with ``methods`` at ``layers`` (None: every selectable
+    layer) for ``targets`` (see :mod:`camwidget.datasets.targets`), into the Zarr store ``out``.
+
+    ``batch_size`` items run through one forward and one backward. A second call with the same
+    arguments skips the items already written (a killed run resumes). ``on_error="skip"`` records
+    an unreadable image or a failing target in the table and goes on; ``"raise"`` stops with an
+    error naming the item. ``client=`` (a ``dask.distributed.Client``) or ``workers=N`` (a local
+    cluster of N processes) run the batches on Dask; ``model`` must then be a factory.
+    ``params``: ``{method: {parameter: value}}``. Returns :class:`Results` (``open_results``).
+    """
+    methods = check_common(methods, batch_size, on_error, client, workers, model)
+    source = as_items(dataset)
+    targets_.check(targets, len(source))
+    if layers is not None and (isinstance(layers, str) or not len(layers)):
+        raise ValueError("layers: give a non-empty list of layer names, or None for every layer")
+    config = {"methods": methods, "layers": None if layers is None else list(layers), "params": params or {},
+              "targets": targets, "on_error": on_error, "preprocess": preprocess,
+              "classes": None if classes is None else list(classes)}
+    spec = {"methods": methods, "layers": config["layers"], "params": _jsonable(params or {}),
+            "targets": targets_.describe(targets), "classes": None}
+    if client is not None or workers is not None:
+        from .scale import explain_on_dask
+
+        return explain_on_dask(model, source, config, spec, out, batch_size, overwrite, progress, client, workers)
+    net, prep, names = resolve_model(model, preprocess, classes)
+    explainer = BatchExplainer(net, prep, names, source, methods, config["layers"], params, targets, on_error)
+    probe = explainer.probe(first_readable(source, on_error))
+    spec["classes"] = None if names is None else list(names)
+    store = create_or_resume(out, "explain_dataset", spec, source.ids, probe, batch_size, overwrite)
+    run_units(store, explainer.run, progress)
+    return Results(store.path)
+
+
+def run_units(store: ResultsStore, run: Callable, progress: bool) -> None:
+    units = store.pending_units()
+    bar = progress_bar(sum(map(len, units)), progress, "explain_dataset")
+    try:
+        for unit in units:
+            store.write(run(unit))
+            if bar is not None:
+                bar.update(len(unit))
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _jsonable(value: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(value, default=repr))

@@ -1,0 +1,181 @@
+"""The Zarr results store of a dataset run: one array per method and layer, chunked by item.
+
+Layout (a Zarr v3 group)::
+
+    attrs["camwidget"]          format, kind, the run's parameters (spec), the probe (layers, shapes)
+    items/id, label, error      strings, one per item            (chunks of ``chunk`` items)
+    items/target, score, probability, done
+    maps/<method>/<layer>       float32, items × h × w (NaN where not computed)
+    weights/<method>/<layer>    float32, items × channels (methods with channel weights)
+
+A run is a sequence of *units* of ``chunk`` consecutive items, each unit written by one process
+as whole chunks — maps first, then the table columns, ``done`` last — so a killed run leaves at
+worst unfinished units, which the next run with the same parameters redoes. Zarr writes every
+chunk to a temporary file and renames it, so a chunk is never half-written.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from datetime import datetime, timezone
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..engine.explanation import resize
+from .explainer import ItemResult
+
+FORMAT = 1
+
+
+def zarr_module():
+    """``zarr``, or an ImportError that names the extra to install."""
+    try:
+        import zarr
+    except ImportError as error:  # pragma: no cover - the datasets extra is installed in CI
+        raise ImportError("the dataset results store needs zarr: pip install 'camwidget[datasets]'") from error
+    return zarr
+
+
+def ids_digest(ids: Sequence[str]) -> str:
+    digest = hashlib.blake2b(digest_size=12)
+    for item_id in ids:
+        digest.update(item_id.encode())
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+def _location(out: str | os.PathLike) -> str:
+    text = os.fspath(out)
+    return text if "://" in text else os.path.abspath(text)
+
+
+def _holds_store(path: str) -> dict | None:
+    """The camwidget attributes of the Zarr group at ``path``, or None when it holds none."""
+    zarr = zarr_module()
+    try:
+        group = zarr.open_group(path, mode="r")
+    except Exception:  # not a Zarr group at all
+        return None
+    meta = group.attrs.get("camwidget")
+    return meta if isinstance(meta, dict) and meta.get("format") == FORMAT else None
+
+
+def create_or_resume(out: str | os.PathLike, kind: str, spec: dict[str, Any], ids: Sequence[str],
+                     probe: dict[str, Any], chunk: int, overwrite: bool = False,
+                     extra=None) -> "ResultsStore":
+    """Open ``out`` to continue the same run, or create it; refuse anything else at that path."""
+    zarr = zarr_module()
+    path = _location(out)
+    spec = {**spec, "ids": ids_digest(ids), "items": len(ids), "chunk": int(chunk), "model": probe.get("model")}
+    local = "://" not in path
+    if local and os.path.exists(path):
+        if not os.path.isdir(path):
+            raise ValueError(f"out: {path!r} is a file, not a results store; choose another path")
+        meta = _holds_store(path)
+        if meta is None:
+            if os.listdir(path):
+                raise ValueError(
+                    f"out: {path!r} holds something else (not a camwidget results store); choose a new path"
+                )
+        elif meta.get("kind") != kind or meta.get("spec") != spec:
+            if not overwrite:
+                differ = sorted(k for k in set(spec) | set(meta.get("spec", {}))
+                                if meta.get("spec", {}).get(k) != spec.get(k))
+                raise ValueError(
+                    f"out: {path!r} holds a {meta.get('kind')} run with other parameters (differs in: "
+                    f"{', '.join(differ) or 'kind'}); use a new path, or overwrite=True to replace it"
+                )
+            shutil.rmtree(path)
+        else:
+            return ResultsStore(path)
+    if not local:
+        meta = _holds_store(path)
+        if meta is not None and meta.get("spec") == spec and meta.get("kind") == kind:
+            return ResultsStore(path)
+    group = zarr.open_group(path, mode="w")
+    n = len(ids)
+    item_chunks = (chunk,)
+    group.create_array("items/id", shape=(n,), chunks=item_chunks, dtype=str)[:] = np.asarray(ids, dtype=str)
+    for name in ("label", "error"):
+        group.create_array(f"items/{name}", shape=(n,), chunks=item_chunks, dtype=str)
+    group.create_array("items/target", shape=(n,), chunks=item_chunks, dtype="int32", fill_value=-1)
+    for name in ("score", "probability"):
+        group.create_array(f"items/{name}", shape=(n,), chunks=item_chunks, dtype="float32", fill_value=np.nan)
+    group.create_array("items/done", shape=(n,), chunks=item_chunks, dtype="bool", fill_value=False)
+    shapes = dict(probe["layers"])
+    for method in spec["methods"]:
+        for layer in probe["layers_of"][method]:
+            shape = shapes[layer]
+            grid = tuple(shape[1:]) if probe["kinds"][method] == "grid" else tuple(probe["input"])
+            group.create_array(f"maps/{method}/{layer}", shape=(n, *grid), chunks=(chunk, *grid), dtype="float32",
+                               fill_value=np.nan)
+            if probe["weighted"][method]:
+                group.create_array(f"weights/{method}/{layer}", shape=(n, shape[0]), chunks=(chunk, shape[0]),
+                                   dtype="float32", fill_value=np.nan)
+    if extra is not None:
+        extra(group)  # arrays of a kind's own (a campaign's cluster maps)
+    # the attributes last: a store without them is an unfinished creation, overwritten next time
+    group.attrs["camwidget"] = {"format": FORMAT, "kind": kind, "spec": spec, "probe": probe,
+                                "created": datetime.now(timezone.utc).isoformat()}
+    return ResultsStore(path)
+
+
+class ResultsStore:
+    """Writing side of a results store (workers open it by path and write their own units)."""
+
+    def __init__(self, path: str) -> None:
+        zarr = zarr_module()
+        self.path = path
+        self.group = zarr.open_group(path, mode="r+")
+        meta = self.group.attrs["camwidget"]
+        self.spec, self.probe = meta["spec"], meta["probe"]
+        self.chunk = int(self.spec["chunk"])
+
+    def done(self) -> np.ndarray:
+        return np.asarray(self.group["items/done"][:], dtype=bool)
+
+    def pending_units(self) -> list[list[int]]:
+        """Units (lists of item indices, one chunk each) that are not completely written."""
+        done, n = self.done(), int(self.spec["items"])
+        return [list(range(s, min(s + self.chunk, n))) for s in range(0, n, self.chunk)
+                if not done[s:s + self.chunk].all()]
+
+    def write(self, results: list[ItemResult]) -> None:
+        """Write one unit (consecutive items starting at a chunk boundary) as whole chunks."""
+        start, stop = results[0].index, results[-1].index + 1
+        if start % self.chunk or stop - start != len(results):
+            raise ValueError(f"results: a unit must be consecutive items from a chunk boundary, got {start}..{stop}")
+        group = self.group
+        shapes = dict(self.probe["layers"])
+        for method in self.spec["methods"]:
+            for layer in self.probe["layers_of"][method]:
+                shape = shapes[layer]
+                maps = group[f"maps/{method}/{layer}"]
+                grid = tuple(maps.shape[1:])
+                block = np.full((len(results), *grid), np.nan, dtype=np.float32)
+                for k, r in enumerate(results):
+                    m = r.maps.get((method, layer))
+                    if m is not None:
+                        block[k] = m if tuple(m.shape) == grid else resize(m, grid)
+                maps[start:stop] = block
+                if self.probe["weighted"][method]:
+                    wblock = np.full((len(results), shape[0]), np.nan, dtype=np.float32)
+                    for k, r in enumerate(results):
+                        w = r.weights.get((method, layer))
+                        if w is not None:
+                            wblock[k] = w
+                    group[f"weights/{method}/{layer}"][start:stop] = wblock
+        group["items/label"][start:stop] = np.asarray([r.label for r in results], dtype=str)
+        group["items/error"][start:stop] = np.asarray([r.error for r in results], dtype=str)
+        group["items/target"][start:stop] = np.asarray([r.target for r in results], dtype=np.int32)
+        group["items/score"][start:stop] = np.asarray([r.score for r in results], dtype=np.float32)
+        group["items/probability"][start:stop] = np.asarray([r.probability for r in results], dtype=np.float32)
+        group["items/done"][start:stop] = np.ones(len(results), dtype=bool)
+
+
+def spec_json(value: Any) -> Any:
+    """``value`` as it reads back from JSON attributes (tuples become lists)."""
+    return json.loads(json.dumps(value))

@@ -1,0 +1,224 @@
+"""What the user selects, validated once: a frozen :class:`Selection` and the view-only values.
+
+Every value that reaches the kernel — from a notebook cell or from a browser message — passes
+through here before it touches a trait or the worker. A selection value is checked by the same
+code the engine uses (``engine/subsets.py`` for channels and regions, the method's parameter
+schema for ``params``, the session for layers and targets), so one wrong value gets one message
+everywhere. Refusals are ``ValueError``/``TypeError`` whose message starts with the value's name.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..engine import Session
+from ..engine import methods as _methods
+from ..engine.subsets import channel_index, region_mask, region_as_tuple
+from .wire import COLORMAPS
+
+#: The selection's fields, in the order they are validated (later ones depend on earlier ones).
+FIELDS = ("layer", "method", "target", "params", "channels", "region")
+#: Values drawn in the browser only: they never reach the session.
+VIEW = ("opacity", "colormap", "outline", "hide_rest")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """One validated selection: what the kernel explains. Build with :meth:`initial`, change with
+    :meth:`changed`; never construct from unchecked values."""
+
+    layer: str
+    method: str
+    target: int
+    channels: tuple[int, ...] | None = None
+    region: tuple[int, int, int, int] | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def initial(cls, session: Session, **values: Any) -> Selection:
+        """The selection for ``values`` (defaults for the missing ones); raises on a bad value."""
+        layer = values.get("layer")
+        new = cls(layer=session.layer_info(None).name if layer is None else check_layer(session, layer), method=check_method(values.get("method") or "gradcam++"),
+                  target=check_target(session, values.get("target")))
+        for name in ("params", "channels", "region"):
+            if values.get(name) is not None:
+                new = new._with(session, name, values[name])
+        return new
+
+    def changed(self, session: Session, changes: Mapping[str, Any]) -> tuple[Selection, dict[str, str]]:
+        """The selection with ``changes`` applied: (new selection, {name: refusal message}).
+
+        Valid changes apply even when others are refused. A new layer clears ``channels`` and
+        ``region`` (they index the old layer) unless the same change gives them; a new method
+        keeps only the parameters it has; a new layer or target sends an INV ``cluster`` back
+        to 0 (the heaviest).
+        """
+        refused: dict[str, str] = {}
+        new = self
+        for name in FIELDS:
+            if name not in changes:
+                continue
+            try:
+                new = new._with(session, name, changes[name])
+            except Exception as exc:  # noqa: BLE001 - every refusal becomes a message, never a traceback
+                refused[name] = _message(name, exc)
+        return new, refused
+
+    def _with(self, session: Session, name: str, value: Any) -> Selection:
+        if name == "layer":
+            layer = check_layer(session, value)
+            if layer == self.layer:
+                return self
+            cleared = replace(self, layer=layer, channels=None, region=None)
+            return cleared._first_cluster()
+        if name == "method":
+            method = check_method(value)
+            if method == self.method:
+                return self
+            schema = _methods.get(method).params
+            return replace(self, method=method, params={k: v for k, v in self.params.items() if k in schema})
+        if name == "target":
+            target = check_target(session, value)
+            return self if target == self.target else replace(self, target=target)._first_cluster()
+        if name == "params":
+            return replace(self, params=check_params(self.method, value))
+        if name == "channels":
+            return replace(self, channels=check_channels(session, self.layer, value))
+        if name == "region":
+            return replace(self, region=check_region(session, self.layer, value))
+        raise KeyError(name)
+
+    def _first_cluster(self) -> Selection:
+        if self.params.get("cluster"):
+            return replace(self, params={**self.params, "cluster": 0})
+        return self
+
+    def without_subset(self) -> Selection:
+        """The same selection over every channel and neuron (what the feature-map atlas ranks)."""
+        return replace(self, channels=None, region=None)
+
+    def explain_kwargs(self) -> dict[str, Any]:
+        """Keywords for ``session.explain``."""
+        return {"layer": self.layer, "target": self.target, "channels": None if self.channels is None else list(self.channels),
+                "region": self.region, **self.params}
+
+    def traits(self) -> dict[str, Any]:
+        """The selection as the widget's synced traits hold it (JSON values)."""
+        return {"layer": self.layer, "method": self.method, "target": self.target,
+                "channels": None if self.channels is None else list(self.channels),
+                "region": None if self.region is None else list(self.region), "params": dict(self.params)}
+
+    @property
+    def key(self) -> str:
+        """What identifies an answer (equal keys, equal explanations)."""
+        return json.dumps(self.traits(), sort_keys=True, default=str)
+
+    @property
+    def seed(self) -> int:
+        """The INV clustering seed this selection uses (0 for other methods)."""
+        return int(self.params.get("seed", 0) or 0) if self.method == "inv" else 0
+
+
+def _message(name: str, exc: BaseException) -> str:
+    text = str(exc).strip("'\"") if isinstance(exc, KeyError) else str(exc)
+    return text if text.startswith(name) else f"{name}: {text}"
+
+
+# ---- one check per value ------------------------------------------------------------------------
+def _integral(value: Any) -> bool:
+    """An int, or a JSON number that is one (3.0); never a bool, never non-finite."""
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(value, (int, np.integer)):
+        return True
+    return isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer()
+
+
+def check_layer(session: Session, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"layer: expected a layer name, got {value!r}")
+    return session.layer_info(value).name
+
+
+def check_method(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"method: expected a method name, got {value!r}")
+    return _methods.get(value).name
+
+
+def check_target(session: Session, value: Any) -> int:
+    if _integral(value):
+        value = int(value)
+    elif isinstance(value, (float, np.floating)):
+        raise TypeError(f"target: expected a class index (int), a class name or None, got {value!r}")
+    return session.resolve_target(value)
+
+
+def check_params(method: str, value: Any) -> dict[str, Any]:
+    """Method parameters: a flat dict of finite JSON scalars that the method's schema accepts.
+
+    Returned as given (the schema's defaults are not filled in), so the view shows what was asked.
+    """
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError(f"params: expected a dict, got {type(value).__name__}")
+    for k, v in value.items():
+        if not isinstance(k, str) or not (v is None or isinstance(v, (bool, int, float, str))):
+            raise TypeError(f"params: {k!r} must map to a number, a string, a bool or None, got {v!r}")
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueError(f"params: {k!r} must be finite, got {v}")
+    params = {k: (int(v) if isinstance(v, float) and v.is_integer() and _int_param(method, k) else v) for k, v in value.items()}
+    _methods.get(method).check_params(params)
+    return params
+
+
+def _int_param(method: str, name: str) -> bool:
+    return _methods.get(method).params.get(name, {}).get("type") == "int"
+
+
+def check_channels(session: Session, layer: str, value: Any) -> tuple[int, ...] | None:
+    """Sorted unique channel indices of ``layer`` (``engine.subsets.channel_index``), or None."""
+    if isinstance(value, (list, tuple)):
+        value = [int(v) if _integral(v) and isinstance(v, (float, np.floating)) else v for v in value]
+    index = channel_index(value, session.layer_info(layer).shape[0])
+    return None if index is None else tuple(int(i) for i in index.tolist())
+
+
+def check_region(session: Session, layer: str, value: Any) -> tuple[int, int, int, int] | None:
+    """A half-open (row0, col0, row1, col1) rectangle on ``layer``'s grid
+    (``engine.subsets.region_mask``), or None."""
+    if value is None:
+        return None
+    h, w = session.layer_info(layer).shape[1:]
+    if not isinstance(value, (list, tuple)) or len(value) != 4 or not all(_integral(v) for v in value):
+        raise TypeError(f"region: expected (row0, col0, row1, col1) or a boolean {h}×{w} mask, got {value!r}")
+    return region_as_tuple(region_mask(tuple(int(v) for v in value), (h, w)))  # type: ignore[arg-type]
+
+
+def check_view(name: str, value: Any) -> Any:
+    """A view-only value (``opacity``, ``colormap``, ``outline``, ``hide_rest``) in its canonical form."""
+    if name == "opacity":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
+            raise ValueError(f"opacity: expected a number in [0, 1], got {value!r}")
+        return float(value)
+    if name == "colormap":
+        if not isinstance(value, str) or value not in COLORMAPS:
+            raise ValueError(f"colormap: {value!r} is not one of {', '.join(COLORMAPS)}")
+        return value
+    if name in ("outline", "hide_rest"):
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{name}: expected True or False, got {value!r}")
+        return bool(value)
+    raise KeyError(name)
+
+
+def check_request(value: Any) -> int:
+    """A request id from the view: a non-negative integer."""
+    if not _integral(value) or int(value) < 0:
+        raise TypeError(f"request: expected a non-negative integer id, got {value!r}")
+    return int(value)
