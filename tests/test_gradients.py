@@ -122,3 +122,29 @@ def test_methods_without_gradients_run_a_graphless_forward_and_agree(tiny_model,
     assert light._graph_ready is True and (again.map == smooth.map).all()
     assert (light.explain("secam", n_segments=20, k=1).map == secam.map).all()
     assert hook_count(tiny_model) == 0
+
+
+def test_the_widget_worker_finishes_every_layer_after_the_first_map(resnet, image):
+    from camwidget.widget.selection import Selection
+    from camwidget.widget.worker import Worker
+
+    s = cw.Session(resnet, image, preprocess=_pre)
+    answers = []
+
+    class Listener:
+        def on_busy(self, request): ...
+        def on_progress(self, request, done, total, partial): ...
+        def on_error(self, request, exc): answers.append(exc)
+        def on_answer(self, answer, job): answers.append(answer.explanation)
+
+    listener = Listener()
+    worker = Worker(s)
+    worker.subscribe(listener)
+    try:
+        worker.submit(Selection.initial(s, layer="layer4", method="gradcam"), 1)
+        assert worker.wait(60)
+        (e,) = answers
+        assert e.layer == "layer4" and gradients.pending(s, e.target) == []
+    finally:
+        worker.close()
+        worker.join(10)
