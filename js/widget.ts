@@ -180,7 +180,9 @@ function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
   root.className = "cw-root";
   const toolbar = doc.createElement("div");
   toolbar.className = "cw-toolbar";
-  toolbar.append(methods.el, classes.el, viewLabel("Colormap", cmap), viewLabel("Opacity", opacity), ...segmentControls);
+  toolbar.append(methods.el, classes.el);
+  // The view-only controls sit with the colour bar they change.
+  colorbar.controls.append(viewLabel("Colormap", cmap), viewLabel("Opacity", opacity), ...segmentControls);
   const stage = doc.createElement("div");
   stage.className = "cw-stage";
   stage.append(overlay.canvas, region.canvas);

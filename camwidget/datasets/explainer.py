@@ -9,14 +9,16 @@ item's slice of the batch's tensors — the same code as a one-image Session.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..engine import Session, methods as methods_
+from ..engine import Session
+from ..engine import methods as methods_
 from .item_session import ItemSession
 from .items import Item, ItemError, ItemSource
 from .targets import resolve
@@ -37,6 +39,7 @@ class ItemResult:
     error: str = ""
     maps: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
     weights: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def row(self) -> dict[str, Any]:
         return {"id": self.id, "index": self.index, "target": self.target, "score": self.score,
@@ -50,14 +53,16 @@ def batched_gradcam(a: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, tor
 
 
 def batched_gradcampp(a: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Grad-CAM++ of a batch, the paper's α (in float64, as the one-image method)."""
-    ad, gd = a.double(), g.double()
-    d2, d3 = gd**2, gd**3
-    total = ad.sum(dim=(2, 3), keepdim=True)
-    denominator = 2 * d2 + total * d3
-    valid = (d2 != 0) & (denominator != 0)
-    alpha = torch.where(valid, d2 / torch.where(valid, denominator, torch.ones_like(denominator)), torch.zeros_like(d2))
-    w = (alpha * torch.relu(gd)).sum(dim=(2, 3)).float()
+    """Grad-CAM++ of a batch, the paper's α = g² / (2g² + (Σ_ab A_ab) g³).
+
+    Only neurons with g > 0 contribute (α · ReLU(g)), and there α · g = g / (2 + (Σ_ab A_ab) g):
+    the same weights as the one-image method without forming g² and g³ (float64, as it)."""
+    gd = g.double()
+    total = a.double().sum(dim=(2, 3), keepdim=True)
+    denominator = 2 + total * gd
+    valid = (gd > 0) & (denominator != 0)
+    w = torch.where(valid, gd / torch.where(valid, denominator, torch.ones_like(denominator)),
+                    torch.zeros_like(gd)).sum(dim=(2, 3)).float()
     return torch.relu(torch.einsum("bk,bkhw->bhw", w.to(a.dtype), a)), w
 
 
@@ -71,9 +76,11 @@ class BatchExplainer:
 
     def __init__(self, model: nn.Module, preprocess, classes: Sequence[str] | None, source: ItemSource,
                  methods: Sequence[str], layers: Sequence[str] | None, params: dict[str, dict] | None = None,
-                 targets: Any = None, on_error: str = "raise") -> None:
+                 targets: Any = None, on_error: str = "raise",
+                 per_item: Callable[[ItemSession, ItemResult], None] | None = None) -> None:
         self.model, self.preprocess, self.classes, self.source = model, preprocess, classes, source
         self.targets, self.on_error = targets, on_error
+        self.per_item = per_item  # called with each item's session after the methods (campaigns)
         self.methods = [methods_.get(m).name for m in methods]
         params = params or {}
         self.params = {m: methods_.get(m).check_params(dict(params.get(m, {}))) for m in self.methods}
@@ -107,11 +114,14 @@ class BatchExplainer:
             names = list(self.layers)
             if spec.default_layer is not None and self._layer_request is None:
                 names = [spec.resolve_layer(session, None).name]  # a method defined at one layer (CAM)
+            layers_of[method] = names
+            if method in _FAST and not self.params[method]:
+                kinds[method], weighted[method] = "grid", True
+                continue
             last = session.layer_info(names[-1])
             e = session.explain(method, layer=last.name, **self.params[method])
             kinds[method] = "grid" if tuple(e.map.shape) == last.grid else "input"
             weighted[method] = e.weights is not None
-            layers_of[method] = names
         self.layers_of = layers_of
         return {"layers": [(i.name, list(i.shape)) for i in session.layers], "input": list(self.input_shape[1:]),
                 "kinds": kinds, "weighted": weighted, "layers_of": layers_of, "model": self._fingerprint}
@@ -123,8 +133,9 @@ class BatchExplainer:
             result = ItemResult(self.source.ids[index], int(index))
             results.append(result)
             try:
-                item = self.source.item(index)
+                item = self.source.raw(index)
                 result.label = "" if item.label is None else str(item.label)
+                self.source.load(item)
                 x = self._input(item)
             except (ItemError, ValueError, TypeError) as error:
                 self._failed(result, error)
@@ -139,7 +150,7 @@ class BatchExplainer:
         for b, (result, item) in enumerate(items):
             try:
                 result.target = resolve(self.targets, item, logits[b].detach(), self.classes)
-            except ValueError as error:
+            except (ValueError, TypeError) as error:
                 self._failed(result, error)
                 continue
             chosen.append(b)
@@ -150,8 +161,9 @@ class BatchExplainer:
         with torch.inference_mode(False), torch.enable_grad():
             objective = logits[rows, targets].sum()
             grads = torch.autograd.grad(objective, [captured[n] for n in self.layers], allow_unused=True)
-        activations = {n: captured[n].detach()[rows] for n in self.layers}
-        gradients = {n: (g.detach()[rows] if g is not None else torch.zeros_like(activations[n]))
+        every = len(chosen) == len(items)  # the usual case: no copy of the batch's tensors
+        activations = {n: captured[n].detach() if every else captured[n].detach()[rows] for n in self.layers}
+        gradients = {n: (torch.zeros_like(activations[n]) if g is None else g.detach() if every else g.detach()[rows])
                      for n, g in zip(self.layers, grads)}
         del captured, grads, objective
         probabilities = torch.softmax(logits.detach().float(), dim=1)
@@ -180,6 +192,17 @@ class BatchExplainer:
                             result.weights[method, layer] = e.weights
                 except ValueError as error:
                     self._failed(result, ValueError(f"item {result.id!r}: method {method!r}: {error}"))
+        if self.per_item is not None:
+            for j, b in enumerate(chosen):
+                result, item = items[b]
+                if result.error:
+                    continue
+                session = self._item_session(item, inputs[b], logits[b:b + 1].detach(), activations, gradients,
+                                             j, result.target)
+                try:
+                    self.per_item(session, result)
+                except ValueError as error:
+                    self._failed(result, ValueError(f"item {result.id!r}: {error}"))
         return results
 
     def _item_session(self, item: Item, x, logits, activations, gradients, j: int, target: int) -> ItemSession:
@@ -211,6 +234,7 @@ class BatchExplainer:
         result.error = str(error)
         result.maps.clear()
         result.weights.clear()
+        result.extra.clear()
 
 
 def _has_options(params: dict[str, Any]) -> bool:

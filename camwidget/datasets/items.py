@@ -13,9 +13,10 @@ workers each read their own items.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,8 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".we
 @dataclass
 class Item:
     """One dataset item: an id, the image (a path until loaded, then RGB uint8 H × W × 3), and
-    optionally a label (class index or name) and an object box ``(x0, y0, x1, y1)`` in pixels."""
+    optionally a label (class index or name) and an object box ``(row0, col0, row1, col1)`` in image
+    pixels, half-open (the convention of regions and of the pointing games)."""
 
     id: str
     image: Any
@@ -80,7 +82,10 @@ class ItemSource:
 
     def item(self, index: int) -> Item:
         """Item ``index`` with its image loaded as RGB uint8; :class:`ItemError` names the item."""
-        item = self.raw(index)
+        return self.load(self.raw(index))
+
+    def load(self, item: Item) -> Item:
+        """``item`` with its image loaded as RGB uint8 (in place); :class:`ItemError` names it."""
         where = f" ({item.path})" if item.path else ""
         try:
             item.image = images.load(item.image)

@@ -10,11 +10,11 @@ background crop, a scale (the object's longer side 35–70 % of the 224-pixel im
 horizontal flip, a position — so every item is reproducible on its own, on any Dask worker.
 
     ds = cw.samples.dataset("objects", n=32, seed=0)
-    item = ds[0]; item.image, item.label, item.box      # box = (x0, y0, x1, y1) in pixels
+    item = ds[0]; item.image, item.label, item.box      # box = (row0, col0, row1, col1), half-open
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import torch
@@ -34,7 +34,7 @@ BACKGROUNDS = ("brick", "grass", "gravel", "hubble_deep_field", "immunohistochem
 NAMES = ("objects",)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _photo(name: str) -> np.ndarray:
     from skimage import data
 
@@ -67,13 +67,13 @@ def make_item(index: int, seed: int) -> Item:
     canvas = _resized(background[top:top + side, left:left + side], SIZE, SIZE).copy()
     longest = float(rng.uniform(0.35, 0.7)) * SIZE
     scale = longest / max(cut.shape[:2])
-    h, w = max(8, int(round(cut.shape[0] * scale))), max(8, int(round(cut.shape[1] * scale)))
+    h, w = max(8, int(round(cut.shape[0] * scale))), max(8, int(round(cut.shape[1] * scale)))  # noqa: RUF046 - numpy ints
     obj = _resized(cut, h, w)
     if rng.random() < 0.5:
         obj = obj[:, ::-1]
     y0, x0 = int(rng.integers(SIZE - h + 1)), int(rng.integers(SIZE - w + 1))
     canvas[y0:y0 + h, x0:x0 + w] = obj
-    return Item(f"{name}-{index:05d}", canvas, label, (x0, y0, x0 + w, y0 + h), index)
+    return Item(f"{name}-{index:05d}", canvas, label, (y0, x0, y0 + h, x0 + w), index)
 
 
 class ObjectsDataset:
