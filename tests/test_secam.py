@@ -32,7 +32,7 @@ def test_one_segment_per_pixel_gives_the_upsampled_cam(tiny_session):
     h, w = s.image.shape[:2]
     info = _head_info(s)
     target = _lit_target(s)
-    result = secam.explain_segments(s, info, target, None, None, np.arange(h * w).reshape(h, w), k=5)
+    result = secam.secam_on_segments(s, info, target, None, None, np.arange(h * w).reshape(h, w), k=5)
     cam = s.explain("cam", target=target)
     assert result.map.shape == (h, w)
     np.testing.assert_allclose(result.map.numpy(), cam.upsampled(), atol=1e-6)
@@ -44,7 +44,7 @@ def test_one_segment_gives_a_constant_map(tiny_session):
     s = tiny_session
     h, w = s.image.shape[:2]
     target = _lit_target(s)
-    result = secam.explain_segments(s, _head_info(s), target, None, None, np.zeros((h, w), int), k=1)
+    result = secam.secam_on_segments(s, _head_info(s), target, None, None, np.zeros((h, w), int), k=1)
     values = result.map.numpy()
     assert np.all(values == values[0, 0])
     np.testing.assert_allclose(values[0, 0], s.explain("cam", target=target).upsampled().mean(), rtol=1e-5)

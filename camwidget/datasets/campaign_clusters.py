@@ -26,7 +26,7 @@ def cluster_item(layers: Sequence[str], seed: int):
     def step(session, result: ItemResult) -> None:
         result.extra["fingerprint"] = session.image_fingerprint
         for layer in layers:
-            found = clusters_.layer_clusters(session, layer, result.target, seed)
+            found = session.clusters(layer, result.target, seed)
             result.extra[layer] = [(c.index, c.id, float(c.weight), c.map) for c in found]
     return step
 

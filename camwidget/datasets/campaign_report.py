@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..labels.global_ import GlobalExplanation
+from ..labels.global_explanation import GlobalExplanation
 
 
 @dataclass

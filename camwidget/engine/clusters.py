@@ -276,11 +276,6 @@ def _check_seed(seed: Any) -> int:
     return int(seed)
 
 
-def layer_clusters(session, layer: str | None = None, target: int | str | None = None, seed: int = 0) -> list[Cluster]:
-    """``session.clusters``: the kept clusters of ``layer``, heaviest first."""
-    return list(cluster_layer(session, layer, target, seed).clusters)
-
-
 def convolutional_layers(session, count: int | None = DEFAULT_LAYER_COUNT) -> list[str]:
     """The last ``count`` selectable layers that are ``Conv2d`` modules (all of them for None)."""
     modules = dict(session.model.named_modules())

@@ -292,9 +292,9 @@ class Session:
 
     def clusters(self, layer: str | None = None, target: int | str | None = None, seed: int = 0) -> list:
         """INV clusters of ``layer``'s feature maps, heaviest first (see ``engine.clusters``); cached."""
-        from .clusters import layer_clusters
+        from .clusters import cluster_layer
 
-        return layer_clusters(self, layer, target, seed)
+        return list(cluster_layer(self, layer, target, seed).clusters)
 
     # ---- explanations -------------------------------------------------------------------
     def explain(

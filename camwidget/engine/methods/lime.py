@@ -97,8 +97,8 @@ def fit(data: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> tuple[np.n
     return model.coef_.copy(), float(model.intercept_), float(model.score(data, labels, sample_weight=weights))
 
 
-def explain_segments(session, target: int, segments: np.ndarray, n_samples: int = 1000, seed: int = 0,
-                     batch_size: int = 32, hide: str = "mean") -> dict:
+def fit_segment_weights(session, target: int, segments: np.ndarray, n_samples: int = 1000, seed: int = 0,
+                        batch_size: int = 32, hide: str = "mean") -> dict:
     """LIME of ``target`` on given superpixels (labels ``0 … n-1``): coefficients and fit, as a dict."""
     if hide not in HIDES:
         raise ValueError(f"hide: {hide!r} is unknown; valid: {', '.join(HIDES)}")
@@ -140,7 +140,7 @@ def _lime(session, layer, target, channels, region, segmenter, n_segments, n_sam
     if k > segments_.count(labels):
         top_segments(np.zeros(segments_.count(labels)), k)  # raises the k error before the slow part
     key = ("lime", target, segments_.cache_key(segmenter, n_segments), n_samples, seed, hide)
-    fitted = session.cached(key, lambda: explain_segments(session, target, labels, n_samples, seed, batch_size, hide))
+    fitted = session.cached(key, lambda: fit_segment_weights(session, target, labels, n_samples, seed, batch_size, hide))
     coefficients = fitted["coefficients"]
     chosen = top_segments(coefficients, k)
     selected = np.zeros(coefficients.size, dtype=bool)

@@ -74,8 +74,8 @@ def select(scores: np.ndarray, k: int, threshold: float | None) -> np.ndarray:
     return chosen[scores[chosen] > 0]
 
 
-def explain_segments(session, layer, target, channels, region, segments: np.ndarray, k: int = 5,
-                     threshold: float | None = None) -> Result:
+def secam_on_segments(session, layer, target, channels, region, segments: np.ndarray, k: int = 5,
+                      threshold: float | None = None) -> Result:
     """SeCAM on given superpixels (labels ``0 … n-1`` at image resolution)."""
     segments = np.asarray(segments)
     if segments.shape != session.image.shape[:2] or not np.issubdtype(segments.dtype, np.integer):
