@@ -122,6 +122,17 @@ def _backward(session, target: "int | targets_.Target", names: list[str], report
             handle.remove()
     for name, g, activation in zip(names, grads, activations):
         done[name] = g[0].detach() if g is not None else _zeros(activation)
+    rest = _missing(session, target, [i.name for i in session.layers])
+    if rest and not any(bool(g.any()) for g in done.values()):
+        # Zero at every layer so far: only the shallower layers can tell a score that does not
+        # depend on the image (refused) from deep layers it does not reach (a ViT's last block).
+        session._keep_gradients(target, done, check=False)
+        try:
+            return _backward(session, target, rest)
+        except ValueError:
+            for name in names:
+                done.pop(name, None)
+            raise
     try:
         session._keep_gradients(target, done)
     except ValueError:
