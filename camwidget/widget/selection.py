@@ -155,7 +155,12 @@ def check_target(session: Session, value: Any) -> int:
         value = int(value)
     elif isinstance(value, (float, np.floating)):
         raise TypeError(f"target: expected a class index (int), a class name or None, got {value!r}")
-    return session.resolve_target(value)
+    if value is not None and not isinstance(value, (int, str)):
+        raise TypeError(f"target: the widget explains one class: an index, a name or None, got {value!r}")
+    resolved = session.resolve_target(value)
+    if not isinstance(resolved, int):
+        raise TypeError(f"target: the widget explains one class: an index, a name or None, got {value!r}")
+    return resolved
 
 
 def check_params(method: str, value: Any) -> dict[str, Any]:

@@ -241,7 +241,7 @@ class Worker:
         one backward (``Session.prefetch_gradients``), so the next layer step is arithmetic. A newer
         request cancels it between two layers (what was finished stays); it sets no busy state."""
         e = self._shown
-        if e is None or self.superseded() or not _methods.get(e.method).needs_graph:
+        if e is None or e.target is None or self.superseded() or not _methods.get(e.method).needs_graph:
             return
         with self._lock:
             if not _gradients.pending(self._session, e.target):
