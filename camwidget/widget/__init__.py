@@ -225,6 +225,16 @@ class CamWidget(anywidget.AnyWidget, _panel_traits(PANELS)):  # type: ignore[mis
                 setattr(self, name, value)
 
     # The panels' Python API (docs/widget-protocol.md, "Actions").
+    @property
+    def faithfulness(self) -> dict:
+        """The metrics of the map on screen, ``{name: MetricResult}`` (waits for the computation)."""
+        self.wait(60)
+        return dict(self.panels["faithfulness"].results)  # type: ignore[attr-defined]
+
+    def compare(self, methods: list[str] | None = None, metrics: list[str] | None = None) -> list[dict]:
+        """Methods × metrics for the current image, target and layer, one dict per method (the panel's table)."""
+        return self.panels["faithfulness"].compare(methods, metrics)  # type: ignore[attr-defined, no-any-return]
+
     def clusters(self, layer: str | None = None) -> list:
         """The INV clusters of ``layer`` (default: the current one) for the current target."""
         return self.panels["clusters"].clusters(layer)  # type: ignore[attr-defined]
