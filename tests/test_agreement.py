@@ -234,7 +234,10 @@ def test_road_equals_pytorch_grad_cams_at_the_same_percentiles(real, gradcam_bn2
     """Same noise: pytorch-grad-cam draws it from the global RNG, ours from a generator seeded
     with ``seed`` for each imputed image, so seeding the global RNG before each of its calls
     reproduces ours."""
-    from pytorch_grad_cam.metrics.road import ROADLeastRelevantFirst, ROADMostRelevantFirst
+    from pytorch_grad_cam.metrics.road import (
+        ROADLeastRelevantFirst,
+        ROADMostRelevantFirst,
+    )
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputSoftmaxTarget
 
     peer = ROADMostRelevantFirst if order == "morf" else ROADLeastRelevantFirst

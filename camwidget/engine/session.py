@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from .. import images
+from . import gradients as gradients_
 from . import guards
 from . import layers as layers_
 from . import outputs as outputs_
@@ -41,9 +42,10 @@ class Session:
     """One model and one image, explained at any selectable layer for any target.
 
     The first request runs one forward with hooks on every selectable layer (hooks released
-    at once) and keeps the activations and the autograd graph; the first explanation of a target
-    runs one ``torch.autograd.grad`` of its logit with respect to all cached activations together.
-    Every later layer, channel subset or region for that target is arithmetic on cached tensors.
+    at once) and keeps the activations and the autograd graph. The first explanation of a target
+    at a layer runs a backward from its logit down to that layer only; ``prefetch_gradients``
+    finishes every other layer in one more pass (cancellable; see ``engine.gradients``). Every
+    later layer, channel subset or region for that target is arithmetic on cached tensors.
     Everything cached shares one memory budget, ``cache_bytes`` (see ``cache_info()``).
     """
 
@@ -104,27 +106,30 @@ class Session:
             self.layers = list(self.all_layers)
         self.classes: list[str] | None = list(classes) if classes is not None else None
         self._logits: torch.Tensor | None = None
+        self._graph_ready = False  # whether _logits / _activations carry the autograd graph
         self._activations: dict[str, torch.Tensor] = {}
         self._gradients = self.cache.namespace("gradients", max_items=_TARGETS_KEPT)
         self._fingerprint: str | None = None
 
     # ---- the model runs only here -------------------------------------------------------
     def forward_batch(
-        self, inputs: torch.Tensor, names: Sequence[str], from_input: bool = True
+        self, inputs: torch.Tensor, names: Sequence[str], from_input: bool | None = True
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Run the model on a batch with autograd on, capturing ``names``; hooks released on return.
 
         For methods that need passes of their own (noisy copies, perturbations). Returns the
         logits and the captured activations, both still in the autograd graph. ``from_input=False``
         records the graph only from the shallowest captured layer on (cheaper; enough for
-        gradients with respect to the captured activations, not to the input).
+        gradients with respect to the captured activations, not to the input); ``from_input=None``
+        records no graph at all (activations only, as cheap as a no-grad forward).
         """
         # copy what discovery saw modified in place downstream, and any name it does not know
         known = {i.name: i for i in self.all_layers}
         copy = [n for n in names if n not in known or known[n].modified_in_place]
-        mode = _grad_enabled() if from_input else _grad_from_first_capture()
+        mode = torch.no_grad() if from_input is None else _grad_enabled() if from_input else _grad_from_first_capture()
+        graph_from_first = from_input is False
         layouts = {n: known[n].layout for n in names if n in known}
-        with mode, training_mode_restored(self.model), capture(self.model, list(names), copy, not from_input, layouts) as captured:
+        with mode, training_mode_restored(self.model), capture(self.model, list(names), copy, graph_from_first, layouts) as captured:
             logits = outputs_.select(self.model(inputs), self.output)
         return logits, dict(captured)
 
@@ -136,7 +141,8 @@ class Session:
             return outputs_.select(raw, self.output)
 
     def _ensure_forward(self) -> None:
-        if self._logits is not None:
+        """The cached forward with its autograd graph (replacing a graph-less one, see ``_ensure_activations``)."""
+        if self._logits is not None and self._graph_ready:
             return
         with _grad_enabled():
             x = self.input.detach().requires_grad_(True)  # a new leaf sharing the input's storage
@@ -151,12 +157,18 @@ class Session:
         self._input_leaf = x
         self._activations = captured
         self._logits = logits
+        self._graph_ready = True
+
+    def _ensure_activations(self) -> None:
+        """Activations and logits from whichever forward ran (methods needing no gradient: no graph)."""
+        if self._logits is None:
+            self._ensure_forward()
 
     # ---- cached tensors ---------------------------------------------------------------
     @property
     def logits(self) -> torch.Tensor:
         """The pre-softmax scores of the image (classes, or classes × H × W), detached."""
-        self._ensure_forward()
+        self._ensure_activations()
         return outputs_.class_scores(self._logits)[0].detach()
 
     @property
@@ -166,33 +178,40 @@ class Session:
     def activations(self, layer: str) -> torch.Tensor:
         """Activations of ``layer`` for the image, C × h × w, detached."""
         info = self.layer_info(layer)
-        self._ensure_forward()
+        self._ensure_activations()
         return self._activations[info.name][0].detach()
 
     def gradients(self, layer: str, target: Any = None) -> torch.Tensor:
-        """∂ logit(target) / ∂ activations of ``layer``, C × h × w (one backward serves every layer)."""
+        """∂ score(target) / ∂ activations of ``layer``, C × h × w (a backward to that layer only
+        the first time; see ``engine.gradients``)."""
         info = self.layer_info(layer)
-        return self._gradients_for(self.resolve_target(target))[info.name]
+        return gradients_.layer_gradients(self, self.resolve_target(target), info.name)
+
+    def prefetch_gradients(self, target: int | str | None = None) -> int:
+        """Finish every layer's gradient for ``target`` in one backward; how many it computed.
+
+        Cancellable between layers through ``progress.reporting(cancelled=...)`` (what was
+        finished stays); a widget calls it after the first map is shown.
+        """
+        return gradients_.complete(self, self.resolve_target(target))
 
     def _gradients_for(self, target: int) -> dict[str, torch.Tensor]:
-        if target in self._gradients:
-            self._gradients.move_to_end(target)
-            return self._gradients[target]
-        self._ensure_forward()
-        names = [i.name for i in self.layers]
-        with _grad_enabled():
-            grads = torch.autograd.grad(
-                targets_.scores(self._logits, target)[0], [self._activations[n] for n in names], retain_graph=True, allow_unused=True
-            )
-        result = {
-            n: (g[0].detach() if g is not None else torch.zeros_like(self._activations[n][0]).detach())
-            for n, g in zip(names, grads)
-        }
-        guards.check_gradients(result, names, target, self.class_name(target))
-        self._gradients[target] = result
-        while len(self._gradients) > _TARGETS_KEPT:
-            self._gradients.popitem(last=False)
-        return result
+        return gradients_.all_gradients(self, target)
+
+    def _gradient_slot(self, target: int) -> dict[str, torch.Tensor]:
+        """``target``'s layer gradients computed so far (a dict to fill, then ``_keep_gradients``)."""
+        found = self._gradients.get(target)
+        if found is None:
+            return {}
+        self._gradients.move_to_end(target)
+        return found
+
+    def _keep_gradients(self, target: int, done: dict[str, torch.Tensor], check: bool = True) -> None:
+        """Keep ``target``'s gradients within the budget, after checking them (finite, not all zero)."""
+        if check:
+            order = [i.name for i in self.layers if i.name in done]
+            guards.check_gradients(done, order, target, self.class_name(target))
+        self._gradients[target] = done
 
     def input_gradient(self, layer: str, select: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
         """∂ sum(select(A)) / ∂ model input (1 × 3 × H × W), from the cached forward graph.
@@ -300,11 +319,13 @@ class Session:
 
             return fuse(self, method, layer, target, channels, region, **params)
         spec = methods.get(method)
+        checked = spec.check_params(params)
+        gradients_.before(self, spec, checked)  # a graph-less forward / work that overlaps it
         info = spec.resolve_layer(self, layer)
         target_index = self.resolve_target(target)
         index = channel_index(channels, info.channels)
         mask = region_mask(region, info.grid)
-        result = spec.compute(self, info, target_index, index, mask, **spec.check_params(params))
+        result = spec.compute(self, info, target_index, index, mask, **checked)
         blank = not bool((result.map > 0).any())
         explanation = Explanation(
             map=np.ascontiguousarray(result.map.detach().float().cpu().numpy()),

@@ -18,8 +18,8 @@ passes). Where y_c = 0 the relative drop is undefined (ValueError).
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 

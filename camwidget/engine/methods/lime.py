@@ -163,7 +163,7 @@ register(MethodSpec(
     "lime", "LIME", _lime,
     params={
         **segments_.param_schema("quickshift"),
-        "n_samples": {"type": "int", "default": 1000, "min": 1, "label": "samples"},
+        "n_samples": {"type": "int", "default": 1000, "min": 2, "label": "samples"},
         "seed": {"type": "int", "default": 0, "min": 0, "max": 2**32 - 1, "label": "seed"},
         "batch_size": {"type": "int", "default": 32, "min": 1, "label": "batch size"},
         "k": {"type": "int", "default": 5, "min": 1, "label": "top k segments"},

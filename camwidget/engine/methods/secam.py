@@ -117,5 +117,7 @@ register(MethodSpec(
                       "label": "threshold × best score (replaces k)"},
     },
     default_layer=_secam_layer,
+    needs_graph=False,  # CAM weights; without a CAM head the Grad-CAM weights record the graph then
+    prepare=lambda session, params: segments_.start(session, params["segmenter"], params["n_segments"]),
     description="Nguyen, Cao et al. 2021: CAM averaged over superpixels at image resolution; top-k segments.",
 ))

@@ -197,6 +197,7 @@ def _smooth_gradcampp(session, layer, target, channels, region, n, sigma, seed, 
 register(MethodSpec(
     "smooth-gradcam++", "Smooth Grad-CAM++", _smooth_gradcampp,
     params=NOISE_PARAMS,
+    needs_graph=False,  # the clean image's activations only; the noisy passes record their own graphs
     description="Omeiza et al. 2019: Grad-CAM++ from 1st/2nd/3rd derivatives averaged over n noisy "
                 "copies of the input (α numerator D2, as Grad-CAM++ implies; the paper prints D1).",
 ))
