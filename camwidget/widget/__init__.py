@@ -24,6 +24,7 @@ import numpy as np
 import traitlets as t
 
 from ..engine import Explanation, Session
+from ..engine import targets as _targets
 from ..engine import methods as _methods
 from . import wire
 from .actions import Actions
@@ -107,7 +108,7 @@ class CamWidget(anywidget.AnyWidget, _panel_traits(PANELS)):  # type: ignore[mis
     # Browser ⇄ kernel: the selection (validated into ``selection`` before it is set).
     layer = t.Unicode("").tag(sync=True)
     method = t.Unicode("gradcam++").tag(sync=True)
-    target = t.Any(None).tag(sync=True)
+    target = t.Any(None).tag(sync=True, to_json=lambda v, _w: _targets.json_value(v))  # a Target: its class
     channels = t.Any(None).tag(sync=True)
     region = t.Any(None).tag(sync=True)
     params = t.Dict().tag(sync=True)
