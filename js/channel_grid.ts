@@ -1,6 +1,8 @@
 // The feature-map grid: thumbnails of the current layer's feature maps sorted by their weight for
 // the target (at most the top N travel; the header says so). Click picks one map, shift-click adds
 // or removes one; "top-k" and "all" buttons. `null` channels means all of them.
+import { asBytes } from "./bytes";
+import type { PanelFactory } from "./panel";
 import type { AtlasMeta } from "./types";
 import { colorize, lut } from "./colormaps";
 
@@ -165,3 +167,24 @@ export class ChannelGrid {
     this.el.title = hidden ? `${hidden} selected maps are not among the thumbnails shown` : "";
   }
 }
+
+/** The feature-map grid: shown unless the method is INV (Python half: camwidget/widget/maps.py). */
+export const mapsPanel: PanelFactory = ({ doc, model, commit }) => {
+  const grid = new ChannelGrid(doc, (channels) => commit({ channels }));
+  let atlas: unknown = null;
+  let meta: unknown = null;
+  return {
+    el: grid.el,
+    traits: ["channels_atlas", "atlas_meta", "channels", "method", "colormap"],
+    update() {
+      grid.el.hidden = model.get("method") === "inv";
+      grid.setColormap(String(model.get("colormap") ?? "jet"));
+      if (model.get("channels_atlas") !== atlas || model.get("atlas_meta") !== meta) {
+        atlas = model.get("channels_atlas");
+        meta = model.get("atlas_meta");
+        grid.setAtlas(asBytes(atlas), (meta ?? {}) as AtlasMeta);
+      }
+      grid.setSelection(model.get("channels"));
+    },
+  };
+};

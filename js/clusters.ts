@@ -2,7 +2,10 @@
 // weights, heaviest first. Click one to overlay it (params.cluster), write what it shows, see the
 // labels already given with their scores, or play the reveal game on it. Label text is user text:
 // it is only ever set with textContent.
+import { asBytes } from "./bytes";
 import { colorize, lut } from "./colormaps";
+import type { PanelFactory } from "./panel";
+import { MAX_TEXT } from "./shared";
 
 export interface ClusterEntry {
   index: number;
@@ -82,7 +85,7 @@ export class ClustersPanel {
     this.forLabel.className = "cw-label-for";
     this.input = doc.createElement("input");
     this.input.type = "text";
-    this.input.maxLength = 200;
+    this.input.maxLength = MAX_TEXT;
     this.input.placeholder = "what does this cluster show?";
     this.input.setAttribute("aria-label", "Label");
     this.input.setAttribute("data-testid", "label-input");
@@ -246,3 +249,34 @@ export class ClustersPanel {
     this.list.replaceChildren(...items);
   }
 }
+
+/** The clusters panel: shown while the method is INV (Python half: camwidget/widget/clusters.py). */
+export const clustersPanel: PanelFactory = ({ doc, model, commit, send }) => {
+  const view = new ClustersPanel(doc, {
+    pick: (cluster) => commit({ params: { ...(model.get("params") ?? {}), cluster } }),
+    label: (cluster, text) => send({ kind: "label", cluster, text }),
+    play: (cluster) => send({ kind: "game", action: "start", cluster }),
+    annotator: (name) => {
+      model.set("annotator", name);
+      model.save_changes();
+    },
+  });
+  let atlas: unknown = null;
+  let meta: unknown = null;
+  return {
+    el: view.el,
+    traits: ["clusters_atlas", "clusters_meta", "labels", "annotator", "method", "params", "colormap"],
+    update() {
+      view.el.hidden = model.get("method") !== "inv";
+      view.setColormap(String(model.get("colormap") ?? "jet"));
+      if (model.get("clusters_atlas") !== atlas || model.get("clusters_meta") !== meta) {
+        atlas = model.get("clusters_atlas");
+        meta = model.get("clusters_meta");
+        view.setClusters(asBytes(atlas), (meta ?? {}) as ClustersMeta);
+      }
+      view.setLabels(model.get("labels"));
+      view.setAnnotator(model.get("annotator"));
+      view.setSelected((model.get("params") ?? {}).cluster ?? 0);
+    },
+  };
+};

@@ -45,6 +45,8 @@ export class ColorBar {
   private lo: HTMLElement;
   private hi: HTMLElement;
   private text: HTMLElement;
+  /** Where the view's own controls go (colormap, opacity, segment outlines): beside the meaning. */
+  readonly controls: HTMLElement;
   private colormap = "jet";
   private opacity = 0.5;
 
@@ -68,7 +70,12 @@ export class ColorBar {
     const ramp = doc.createElement("span");
     ramp.className = "cw-colorbar-scale";
     ramp.append(this.lo, this.canvas, this.hi);
-    this.el.append(ramp, this.text);
+    this.controls = doc.createElement("span");
+    this.controls.className = "cw-colorbar-controls";
+    const line = doc.createElement("span");
+    line.className = "cw-colorbar-line";
+    line.append(this.text, this.controls);
+    this.el.append(ramp, line);
     this.draw();
   }
 
@@ -91,7 +98,7 @@ export class ColorBar {
     this.el.dataset.max = range ? String(meta.max) : "";
     this.text.textContent = blank ? "blank map: nothing positive for this class here" : meaning(meta.method);
     this.el.classList.toggle("cw-blank", blank);
-    this.el.hidden = !meta.method;
+    this.el.classList.toggle("cw-no-map", !meta.method);
   }
 
   private draw(): void {

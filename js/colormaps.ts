@@ -1,8 +1,10 @@
 // Colormaps as 256-entry RGB lookup tables. Applying one is per-pixel arithmetic in the browser:
 // choosing a colormap or an opacity never reaches the kernel.
 import { LUT_HEX } from "./lut_data";
+import { COLORMAP_NAMES } from "./shared";
 
-export const COLORMAPS: string[] = Object.keys(LUT_HEX);
+/** The colormaps the kernel accepts (camwidget/widget/shared.json), in its order. */
+export const COLORMAPS: string[] = [...COLORMAP_NAMES];
 
 const cache = new Map<string, Uint8Array>();
 

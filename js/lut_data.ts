@@ -1,7 +1,7 @@
 // 256-entry RGB lookup tables, sampled from matplotlib 3.11 (generated; see js/colormaps.ts).
 // Each table is 768 hex-encoded bytes: r0 g0 b0 r1 g1 b1 ... Regenerate a table with
 //   (matplotlib.colormaps[name](np.linspace(0, 1, 256))[:, :3] * 255 + 0.5).astype(np.uint8).tobytes().hex()
-// and keep the names in step with camwidget/_wire.py's COLORMAPS.
+// and keep the names in step with camwidget/widget/shared.json's colormaps (a test checks).
 export const LUT_HEX: Record<string, string> = {
   jet:
     "00008000008400008900008d00009200009600009b00009f0000a40000a80000ad0000b20000b60000bb0000bf0000c4" +

@@ -1,10 +1,14 @@
 // The reveal game ("Deep Reveal"): the image seen only through a cluster's top 2 % of pixels, then
 // 4.5, 8, 13, 20, 30 % as the player asks for more. The kernel sends the cluster's map once per
 // round (uint8 at display size); the threshold per step is computed here exactly as
-// camwidget._wire.reveal_threshold does. Actions (more, guess, give up) go to the kernel, which
+// camwidget.widget.wire.reveal_threshold does. Actions (more, guess, give up) go to the kernel, which
 // records them in the label store; the game state comes back in the `game` trait.
 
-export const REVEAL_PERCENT = [2, 4.5, 8, 13, 20, 30];
+import { asBytes } from "./bytes";
+import type { PanelFactory } from "./panel";
+import { MAX_TEXT, REVEAL_PERCENT } from "./shared";
+
+export { REVEAL_PERCENT };
 
 export interface GameState {
   active?: boolean;
@@ -99,7 +103,7 @@ export class RevealGame {
     this.byName.setAttribute("list", this.names.id);
     this.text = doc.createElement("input");
     this.text.type = "text";
-    this.text.maxLength = 200;
+    this.text.maxLength = MAX_TEXT;
     this.text.placeholder = "what do you see? (characteristics)";
     this.text.setAttribute("aria-label", "Characteristics");
     this.text.setAttribute("data-testid", "reveal-text");
@@ -187,3 +191,27 @@ export class RevealGame {
     ctx.putImageData(new ImageData(px as unknown as Uint8ClampedArray<ArrayBuffer>, w, h), 0, 0);
   }
 }
+
+/** The reveal game panel: shown while a round is on (Python half: camwidget/widget/reveal.py). */
+export const revealPanel: PanelFactory = ({ doc, model, send }) => {
+  const view = new RevealGame(doc, (action) => send({ kind: "game", ...action }));
+  let image: unknown = null;
+  let classes: unknown = null;
+  return {
+    el: view.el,
+    traits: ["game", "reveal_map", "reveal_step", "image", "classes"],
+    update() {
+      if (model.get("image") !== image) {
+        image = model.get("image");
+        view.setImage(asBytes(image));
+      }
+      if (model.get("classes") !== classes) {
+        classes = model.get("classes");
+        view.setClasses((classes as string[] | null) ?? null);
+      }
+      const game: GameState = model.get("game") ?? {};
+      view.setGame(game, asBytes(model.get("reveal_map")), Number(model.get("reveal_step") ?? 0));
+      view.el.hidden = !game.active;
+    },
+  };
+};

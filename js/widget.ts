@@ -1,20 +1,22 @@
 // camwidget's frontend entry point: builds the view from the small modules and wires them to the
 // anywidget model. Every user selection goes out through one `commit` (traits + a fresh request
-// id, one message); everything the kernel sends comes in through `change:` events.
+// id, one message); everything the kernel sends comes in through `change:` events, each handler
+// bound once (`bind` runs it at start and on change). The panels of js/panels.ts (feature maps,
+// clusters, reveal game) mount themselves through the same host; see docs/develop.md.
 import { asBytes } from "./bytes";
 import { COLORMAPS } from "./colormaps";
 import { Overlay } from "./overlay";
 import { LayerStrip } from "./layer_strip";
 import { RegionSelector } from "./region";
-import { ChannelGrid } from "./channel_grid";
 import { ClassPicker } from "./class_picker";
 import { MethodPicker } from "./method_picker";
 import { StatusBar } from "./status";
 import { ColorBar } from "./colorbar";
 import { RequestTracker } from "./requests";
-import { ClustersPanel, type ClustersMeta } from "./clusters";
-import { RevealGame, type GameState } from "./reveal";
-import type { AtlasMeta, Callback, HeatmapMeta, LayerEntry, Model } from "./types";
+import type { PanelHost } from "./panel";
+import { PANELS } from "./panels";
+import type { GameState } from "./reveal";
+import type { Callback, HeatmapMeta, LayerEntry, Model } from "./types";
 
 export interface PaintMark {
   request: number;
@@ -31,7 +33,7 @@ function gridOf(layers: LayerEntry[], name: string): [number, number] | null {
   return [shape[shape.length - 2], shape[shape.length - 1]];
 }
 
-export function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
+function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
   const doc = el.ownerDocument;
   const tracker = new RequestTracker(model);
   const handlers: Array<[string, Callback]> = [];
@@ -40,6 +42,11 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
       model.on(ev, cb);
       handlers.push([ev, cb]);
     }
+  };
+  /** Run `fn` now and whenever one of `traits` changes (one wiring per handler). */
+  const bind = (traits: string[], fn: () => void) => {
+    on(traits.map((t) => `change:${t}`).join(" "), fn);
+    fn();
   };
   const layers = (): LayerEntry[] => model.get("layers") ?? [];
 
@@ -55,10 +62,6 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
     region.setGrid(gridOf(layers(), name));
     region.setRegion(null);
     tracker.commit({ layer: name, region: null, channels: null });
-    refreshStatus();
-  });
-  const grid = new ChannelGrid(doc, (channels) => {
-    tracker.commit({ channels });
     refreshStatus();
   });
   const classes = new ClassPicker(doc, (target) => {
@@ -77,21 +80,17 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
     },
   );
 
-  // INV: the clusters view and the reveal game. Actions go to the kernel as custom messages.
-  const send = (content: Record<string, unknown>) => model.send?.(content);
-  const clusters = new ClustersPanel(doc, {
-    pick: (cluster) => {
-      tracker.commit({ params: { ...(model.get("params") ?? {}), cluster } });
+  // The panels (feature maps, clusters, reveal game): actions go to the kernel as custom messages.
+  const host: PanelHost = {
+    doc,
+    model,
+    commit: (changes) => {
+      tracker.commit(changes);
       refreshStatus();
     },
-    label: (cluster, text) => send({ kind: "label", cluster, text }),
-    play: (cluster) => send({ kind: "game", action: "start", cluster }),
-    annotator: (name) => {
-      model.set("annotator", name);
-      model.save_changes();
-    },
-  });
-  const game = new RevealGame(doc, (action) => send({ kind: "game", ...action }));
+    send: (content) => model.send?.(content),
+  };
+  const panels = PANELS.map((make) => make(host));
   let lastMethod = "gradcam++";
   const tabs = doc.createElement("div");
   tabs.className = "cw-tabs";
@@ -181,7 +180,9 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
   root.className = "cw-root";
   const toolbar = doc.createElement("div");
   toolbar.className = "cw-toolbar";
-  toolbar.append(methods.el, classes.el, viewLabel("Colormap", cmap), viewLabel("Opacity", opacity), ...segmentControls);
+  toolbar.append(methods.el, classes.el);
+  // The view-only controls sit with the colour bar they change.
+  colorbar.controls.append(viewLabel("Colormap", cmap), viewLabel("Opacity", opacity), ...segmentControls);
   const stage = doc.createElement("div");
   stage.className = "cw-stage";
   stage.append(overlay.canvas, region.canvas);
@@ -190,7 +191,7 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
   figure.append(stage, colorbar.el);
   const main = doc.createElement("div");
   main.className = "cw-main";
-  main.append(figure, game.el, grid.el, clusters.el);
+  main.append(figure, ...panels.map((p) => p.el));
   root.append(toolbar, tabs, main, strip.box, status.el, status.errorEl);
   el.replaceChildren(root);
 
@@ -223,8 +224,6 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
     hideRest.checked = Boolean(dimRest);
     overlay.setView(alpha, name, Boolean(showOutline), Boolean(dimRest));
     colorbar.setView(name, alpha);
-    grid.setColormap(name);
-    clusters.setColormap(name);
   };
 
   const applyImage = () => {
@@ -232,7 +231,6 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
     const [h, w] = overlay.size;
     region.setSize(h, w);
     if (h && w) root.style.setProperty("--cw-aspect", String(w / h)); // the layout sizes the image by its height too
-    game.setImage(asBytes(model.get("image")));
     if (err) status.setError(err);
   };
 
@@ -282,79 +280,43 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
     status.setProgress(Number(model.get("progress") ?? -1), Boolean(model.get("busy")));
   };
 
-  // Which panels show: the clusters view while the method is INV, the game while a round is on.
+  // Which view shows: the clusters view while the method is INV, the game while a round is on
+  // (each panel hides itself; the core hides the stage and the class picker during a round).
   const applyMode = () => {
     const method = String(model.get("method") ?? "");
     if (method && method !== "inv") lastMethod = method;
     const inv = method === "inv";
     const g: GameState = model.get("game") ?? {};
     const playing = Boolean(g.active);
-    grid.el.hidden = inv;
-    clusters.el.hidden = !inv;
-    stage.hidden = playing;
+    figure.hidden = playing;
     classes.el.hidden = playing; // the class picker would give the answer away
-    game.el.hidden = !playing;
     mapsTab.setAttribute("aria-selected", String(!inv));
     clustersTab.setAttribute("aria-selected", String(inv));
     root.dataset.view = playing ? "game" : inv ? "clusters" : "maps";
-    clusters.setSelected((model.get("params") ?? {}).cluster ?? 0);
   };
-  const applyGame = () => {
-    game.setGame(model.get("game") ?? {}, asBytes(model.get("reveal_map")), Number(model.get("reveal_step") ?? 0));
-    applyMode();
-  };
-  const applyClusters = () =>
-    clusters.setClusters(asBytes(model.get("clusters_atlas")), (model.get("clusters_meta") ?? {}) as ClustersMeta);
 
-  on("change:image change:image_shape", applyImage);
-  on("change:method change:params", applyMode);
-  on("change:game change:reveal_map change:reveal_step", applyGame);
-  on("change:clusters_atlas change:clusters_meta", applyClusters);
-  on("change:labels", () => clusters.setLabels(model.get("labels")));
-  on("change:annotator", () => clusters.setAnnotator(model.get("annotator")));
+  bind(["image", "image_shape"], applyImage);
+  bind(["opacity", "colormap", "outline", "hide_rest"], applyView);
+  bind(["layers"], applyLayers);
+  bind(["layer"], applyLayer);
+  bind(["region"], () => region.setRegion(model.get("region")));
+  bind(["classes"], () => classes.setClasses(model.get("classes") ?? null));
+  bind(["top"], () => classes.setTop(model.get("top") ?? []));
+  bind(["target"], () => classes.setTarget(model.get("target")));
+  bind(["methods"], () => methods.setMethods(model.get("methods") ?? []));
+  bind(["method", "params"], () => methods.setMethod(String(model.get("method") ?? ""), model.get("params")));
+  bind(["method", "params", "game"], applyMode);
+  for (const p of panels) bind(p.traits, () => p.update());
+  bind(["error"], () => status.setError(String(model.get("error") ?? "")));
   on("change:heatmap change:heatmap_meta change:mask", queueHeatmap);
-  on("change:layers", applyLayers);
-  on("change:layer", applyLayer);
-  on("change:region", () => region.setRegion(model.get("region")));
-  on("change:channels", () => grid.setSelection(model.get("channels")));
-  on("change:channels_atlas change:atlas_meta", () =>
-    grid.setAtlas(asBytes(model.get("channels_atlas")), (model.get("atlas_meta") ?? {}) as AtlasMeta),
-  );
-  on("change:top", () => classes.setTop(model.get("top") ?? []));
-  on("change:classes", () => {
-    classes.setClasses(model.get("classes") ?? null);
-    game.setClasses(model.get("classes") ?? null);
-  });
-  on("change:target", () => classes.setTarget(model.get("target")));
-  on("change:methods", () => methods.setMethods(model.get("methods") ?? []));
-  on("change:method change:params", () => methods.setMethod(String(model.get("method") ?? ""), model.get("params")));
-  on("change:opacity change:colormap change:outline change:hide_rest", applyView);
-  on("change:status change:busy change:progress change:answered change:request", refreshStatus);
-  on("change:error", () => status.setError(String(model.get("error") ?? "")));
-
-  // Initial state.
-  applyImage();
-  applyView();
-  applyLayers();
-  classes.setClasses(model.get("classes") ?? null);
-  game.setClasses(model.get("classes") ?? null);
-  applyClusters();
-  clusters.setLabels(model.get("labels"));
-  clusters.setAnnotator(model.get("annotator"));
-  applyGame();
-  classes.setTop(model.get("top") ?? []);
-  classes.setTarget(model.get("target"));
-  methods.setMethods(model.get("methods") ?? []);
-  methods.setMethod(String(model.get("method") ?? ""), model.get("params"));
-  grid.setAtlas(asBytes(model.get("channels_atlas")), (model.get("atlas_meta") ?? {}) as AtlasMeta);
-  grid.setSelection(model.get("channels"));
-  status.setError(String(model.get("error") ?? ""));
   applyHeatmap();
-  refreshStatus();
+  bind(["status", "busy", "progress", "answered", "request"], refreshStatus);
 
   return () => {
     for (const [ev, cb] of handlers) model.off(ev, cb);
+    for (const p of panels) p.destroy?.();
   };
 }
 
+// anywidget takes the default export only (a named `render` export is deprecated).
 export default { render };

@@ -6,13 +6,12 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from nets import TinyCNN, tiny_preprocess
 from PIL import Image
 
 import camwidget as cw
 from camwidget import images
 from camwidget.models import Preprocess
-
-from nets import TinyCNN, tiny_preprocess
 
 QUAD = [[0, 255], [128, 64]]  # mean 111.75 once in 8 bits
 

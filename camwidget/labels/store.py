@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
@@ -22,7 +23,7 @@ from typing import Any, Iterator
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import URL, Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
 from . import schema
 from .connection import SQLITE_BUSY_TIMEOUT_S, _resolve_url, default_path, open_engine, prepare_schema
@@ -76,6 +77,13 @@ class ClassSummary:
 
 _COLUMNS = [f.name for f in fields(Annotation)]
 
+#: Waits between the attempts of a write whose database connection was lost (a PostgreSQL
+#: restart, a dropped network link): six attempts over about 8 seconds, then LabelStoreError.
+WRITE_RETRY_DELAYS_S = (0.25, 0.5, 1.0, 2.0, 4.0)
+#: Columns that identify one annotation when a retried write checks whether the lost attempt
+#: was committed after all (``created_at`` is set once, to the microsecond, before the first try).
+_IDENTITY = ("created_at", "image_fingerprint", "model_fingerprint", "layer", "cluster_id", "text")
+
 
 def _natural_key(name: str) -> list:
     """'blocks.10' after 'blocks.9': digits compare as numbers."""
@@ -100,6 +108,7 @@ class LabelStore:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             self._engine = self._create_engine()
             self._prepare_schema()
+            self._file_id = self._stat_file()
         except LabelStoreError:
             self.close()
             raise
@@ -112,18 +121,49 @@ class LabelStore:
     def _create_engine(self) -> Engine:
         return open_engine(self.url, self.path)
 
+    def _stat_file(self) -> tuple[int, int] | None:
+        """The SQLite file's (device, inode), None for other databases (and in memory)."""
+        if self.path is None or self.dialect != "sqlite":
+            return None
+        try:
+            found = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return found.st_dev, found.st_ino
+
+    def _check_file(self, after: str = "") -> None:
+        """LabelStoreError when the SQLite file was deleted or replaced under this open store
+        (SQLite would go on writing to the deleted file, and every row written there is lost)."""
+        expected = getattr(self, "_file_id", None)
+        if expected is None:
+            return
+        found = self._stat_file()
+        if found != expected:
+            how = "deleted" if found is None else "replaced by another file"
+            raise LabelStoreError(
+                f"the label store file {self.path} was {how} while the store was open{after}; "
+                f"open the store again (LabelStore({str(self.path)!r}))"
+            )
+
     @contextmanager
-    def _transaction(self, *, write: bool):
+    def _transaction(self, *, write: bool, wrap: bool = True):
+        """One transaction; database errors become LabelStoreError (``wrap=False``: as raised)."""
         if self._engine is None:
             raise LabelStoreError(f"the label store {self._shown} is closed")
-        with self._engine.connect() as connection:
-            if write:
-                connection = connection.execution_options(camwidget_write=True)
-            with connection.begin():
-                yield connection
+        self._check_file()
+        try:
+            with self._engine.connect() as connection:
+                if write:
+                    connection = connection.execution_options(camwidget_write=True)
+                with connection.begin():
+                    yield connection
+        except SQLAlchemyError as e:
+            if not wrap:
+                raise
+            raise LabelStoreError(f"the label store {self._shown} failed: {e}") from e
 
     def _prepare_schema(self) -> None:
-        with self._transaction(write=True) as connection:
+        with self._transaction(write=True, wrap=False) as connection:
             prepare_schema(connection, self.dialect, self._shown)
 
     @property
@@ -185,13 +225,32 @@ class LabelStore:
             cluster_weight=cluster_weight,
             layer_depth=layer_depth,
         )
-        try:
-            with self._transaction(write=True) as connection:
-                result = connection.execute(insert(schema.annotations).values(**row))
-                new_id = result.inserted_primary_key[0]
-        except SQLAlchemyError as e:
-            raise LabelStoreError(f"could not write the annotation to {self._shown}: {e}") from e
+        new_id = self._write(row)
+        self._check_file(after=f": annotation {new_id} went to the deleted file and is lost")
         return Annotation(id=int(new_id), **row)
+
+    def _write(self, row: dict) -> int:
+        """Insert ``row`` in one transaction; the new id. A lost connection (server restart,
+        network) is retried after each of ``WRITE_RETRY_DELAYS_S``; a retry first looks for the
+        row, in case the lost attempt committed before its answer was lost."""
+        table = schema.annotations
+        attempts = 1 + (len(WRITE_RETRY_DELAYS_S) if self.dialect != "sqlite" else 0)
+        for attempt in range(attempts):
+            try:
+                with self._transaction(write=True, wrap=False) as connection:
+                    if attempt:
+                        found = connection.execute(select(table.c.id).where(
+                            *(table.c[name] == row[name] for name in _IDENTITY))).scalar()
+                        if found is not None:
+                            return int(found)
+                    return int(connection.execute(insert(table).values(**row)).inserted_primary_key[0])
+            except SQLAlchemyError as e:
+                if attempt + 1 < attempts and _connection_lost(e):
+                    time.sleep(WRITE_RETRY_DELAYS_S[attempt])
+                    continue
+                tried = f" after {attempt + 1} attempts over {sum(WRITE_RETRY_DELAYS_S[:attempt]):.1f} s" if attempt else ""
+                raise LabelStoreError(f"could not write the annotation to {self._shown}{tried}: {e}") from e
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _validated_row(self, session, **fields) -> dict:
         return validated_row(session, **fields)
@@ -292,12 +351,23 @@ class LabelStore:
 
         Raises :class:`LabelStoreError` when the database reports damage.
         """
-        with self._transaction(write=False) as connection:
-            if self.dialect == "sqlite":
-                result = [r[0] for r in connection.exec_driver_sql("PRAGMA integrity_check")]
-                if result != ["ok"]:
-                    raise LabelStoreError(f"the label store {self._shown} is damaged: {result}")
-            return int(connection.execute(select(func.count()).select_from(schema.annotations)).scalar())
+        try:
+            with self._transaction(write=False, wrap=False) as connection:
+                if self.dialect == "sqlite":
+                    result = [r[0] for r in connection.exec_driver_sql("PRAGMA integrity_check")]
+                    if result != ["ok"]:
+                        raise LabelStoreError(f"the label store {self._shown} is damaged: {result[:5]}")
+                return int(connection.execute(select(func.count()).select_from(schema.annotations)).scalar())
+        except SQLAlchemyError as e:
+            raise LabelStoreError(f"the label store {self._shown} is damaged or unreadable: {e}") from e
+
+
+def _connection_lost(error: SQLAlchemyError) -> bool:
+    """Whether ``error`` says the database connection went away (worth retrying), not that
+    the statement was wrong."""
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, (OperationalError, InterfaceError))
 
 
 def layer_order(layers: list[tuple[str, int | None]]) -> list[str]:

@@ -1,7 +1,8 @@
 """Checking one annotation before it is written, and turning it into the row the store keeps.
 
-Everything is refused with :class:`LabelValidationError` before the database is touched: empty,
-over-long or multi-line text, names over the limit, reveal steps outside 0–5, unknown targets or
+Everything is refused with :class:`LabelValidationError` before the database is touched: empty
+(or only invisible) text, over-long text, text or names that are not one line of valid Unicode
+(control characters, U+2028 / U+2029, lone surrogates), names over the limit, reveal steps outside 0–5, unknown targets or
 guesses, non-finite or negative weights, outcomes that contradict the guess.
 """
 
@@ -104,15 +105,40 @@ def validated_row(session, *, layer, cluster, text, target, guess, reveal_step,
     )
 
 
+#: Unicode categories refused in text and names: controls (newline, tab, ...), the line and
+#: paragraph separators U+2028 / U+2029, and lone surrogates (not encodable as UTF-8).
+_REFUSED = {"Cc": "control characters (newlines, tabs, ...)", "Zl": "a line separator (U+2028)",
+            "Zp": "a paragraph separator (U+2029)", "Cs": "a lone surrogate (not valid Unicode text)"}
+
+
+def _refuse_unwritable(value: str, what: str) -> None:
+    """LabelValidationError when ``value`` holds a character that breaks one line of valid text."""
+    for ch in value:
+        kind = _REFUSED.get(unicodedata.category(ch))
+        if kind is not None:
+            raise LabelValidationError(f"{what} contains {kind} at U+{ord(ch):04X}; write one line of text")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:  # pragma: no cover - surrogates are caught above
+        raise LabelValidationError(f"{what} is not valid Unicode text: {e.reason}") from None
+
+
+def _visible(value: str) -> bool:
+    """Whether ``value`` has a character other than white space and invisible format characters
+    (zero-width space / joiners, U+FEFF, ...)."""
+    return any(not ch.isspace() and unicodedata.category(ch) != "Cf" for ch in value)
+
+
 def _name(value: Any, what: str) -> str:
     if not isinstance(value, str):
         raise LabelValidationError(f"{what} must be a string, not {value!r}")
-    if not value.strip():
+    if "\x00" in value:
+        raise LabelValidationError(f"{what} contains a NUL character")
+    _refuse_unwritable(value, what)
+    if not _visible(value):
         raise LabelValidationError(f"{what} is empty")
     if len(value) > MAX_NAME:
         raise LabelValidationError(f"{what} is {len(value)} characters long; the limit is {MAX_NAME}")
-    if "\x00" in value:
-        raise LabelValidationError(f"{what} contains a NUL character")
     return value
 
 
@@ -120,14 +146,15 @@ def _label_text(text: Any) -> str:
     if not isinstance(text, str):
         raise LabelValidationError(f"label text must be a string, not {type(text).__name__}")
     label = text.strip()
-    if not label:
-        raise LabelValidationError("label text is empty; write what the cluster shows")
+    if any(unicodedata.category(ch) == "Cc" for ch in label):
+        raise LabelValidationError("label text contains control characters (newlines, tabs, ...); write one line")
+    _refuse_unwritable(label, "label text")
+    if not _visible(label):
+        raise LabelValidationError("label text is empty (or only invisible characters); write what the cluster shows")
     if len(label) > MAX_TEXT:
         raise LabelValidationError(
             f"label text is {len(label)} characters long; the limit is {MAX_TEXT} characters"
         )
-    if any(unicodedata.category(ch) == "Cc" for ch in label):
-        raise LabelValidationError("label text contains control characters (newlines, tabs, ...); write one line")
     return label
 
 
@@ -149,7 +176,7 @@ def _resolve(session: Any, value: Any, what: str) -> int:
 def _class_name(classes, index: int | None) -> str | None:
     if index is None or not classes or index >= len(classes):
         return None
-    name = str(classes[index])
+    name = str(classes[index]).encode("utf-8", "replace").decode("utf-8")  # a class name is kept, mended
     return name[:MAX_NAME]
 
 

@@ -41,7 +41,8 @@ class Selection:
     @classmethod
     def initial(cls, session: Session, **values: Any) -> Selection:
         """The selection for ``values`` (defaults for the missing ones); raises on a bad value."""
-        new = cls(layer=check_layer(session, values.get("layer")), method=check_method(values.get("method") or "gradcam++"),
+        layer = values.get("layer")
+        new = cls(layer=session.layer_info(None).name if layer is None else check_layer(session, layer), method=check_method(values.get("method") or "gradcam++"),
                   target=check_target(session, values.get("target")))
         for name in ("params", "channels", "region"):
             if values.get(name) is not None:
@@ -138,9 +139,9 @@ def _integral(value: Any) -> bool:
 
 
 def check_layer(session: Session, value: Any) -> str:
-    if value is not None and not isinstance(value, str):
+    if not isinstance(value, str) or not value:
         raise TypeError(f"layer: expected a layer name, got {value!r}")
-    return session.layer_info(value or None).name
+    return session.layer_info(value).name
 
 
 def check_method(value: Any) -> str:

@@ -4,7 +4,9 @@ import assert from "node:assert/strict";
 import { Window } from "happy-dom";
 import { ClustersPanel, formatPercent, labelsOf, tileCount, type LabelRow } from "../clusters";
 import { REVEAL_PERCENT, RevealGame, revealPixels, revealThreshold } from "../reveal";
-import { render } from "../widget";
+import widget from "../widget";
+
+const { render } = widget;
 import { FakeModel } from "./fake_model";
 
 function doc(): Document {

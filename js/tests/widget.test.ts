@@ -2,7 +2,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Window } from "happy-dom";
-import { render } from "../widget";
+import widget from "../widget";
+
+const { render } = widget;
 import { FakeModel } from "./fake_model";
 
 const LAYERS = [

@@ -104,3 +104,50 @@ def sqlite_url(tmp_path):
 def store_url(request):
     """The URL of an empty store, on each database."""
     return request.getfixturevalue(f"{request.param}_url")
+
+
+class RestartablePostgres:
+    """A PostgreSQL server of one's own (the shared one must not stop under other tests)."""
+
+    def __init__(self) -> None:
+        bindir = _pg_bindir()
+        if bindir is None or not os.path.exists(f"{bindir}/pg_ctl"):
+            pytest.skip("Debian's postgresql package is not installed (apt-get install postgresql)")
+        self.root = Path(tempfile.mkdtemp(prefix="camwidget-pg-restart-"))
+        self.prefix: list[str] = []
+        if os.geteuid() == 0:
+            user = pwd.getpwnam("postgres")
+            os.chown(self.root, user.pw_uid, user.pw_gid)
+            self.prefix = ["runuser", "-u", "postgres", "--"]
+        self.bindir, self.data, self.port = bindir, self.root / "data", _free_port()
+        subprocess.run(self.prefix + [f"{bindir}/initdb", "-D", str(self.data), "-U", "camwidget",
+                                      "--auth=trust", "-E", "UTF8", "--no-sync"], check=True, capture_output=True)
+        self.url = f"postgresql+psycopg://camwidget@127.0.0.1:{self.port}/postgres"
+        self.start()
+
+    def _ctl(self, *args: str) -> subprocess.CompletedProcess:
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off"
+        return subprocess.run(self.prefix + [f"{self.bindir}/pg_ctl", "-D", str(self.data), "-l",
+                                             str(self.root / "server.log"), "-o", options, "-w", "-t", "60", *args],
+                              capture_output=True, text=True, check=False)
+
+    def start(self) -> None:
+        started = self._ctl("start")
+        assert started.returncode == 0, f"could not start PostgreSQL: {started.stdout}{started.stderr}"
+
+    def stop(self) -> None:
+        self._ctl("-m", "immediate", "stop")
+
+    def remove(self) -> None:
+        self._ctl("-m", "immediate", "stop")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.fixture
+def restartable_postgres():
+    """A throwaway PostgreSQL server the test may stop and start again."""
+    server = RestartablePostgres()
+    try:
+        yield server
+    finally:
+        server.remove()

@@ -35,7 +35,8 @@ from typing import Any, Callable
 
 import torch
 
-from .. import progress
+from .. import progress, targets
+from ..guards import check_gradients
 from . import MethodSpec, Result, register, weighted_sum
 from .gradcam import gradcampp_weights
 
@@ -96,7 +97,7 @@ def noisy_batches(x: torch.Tensor, n: int, sigma: float, seed: int, batch_size: 
 
 
 def _lru(session, name: str) -> OrderedDict:
-    return session.cached(name, OrderedDict)
+    return session.cache.namespace(name)  # items inside the session's memory budget
 
 
 def _remember(store: OrderedDict, key: Any, value: Any) -> Any:
@@ -132,7 +133,7 @@ def smoothed_derivatives(
     check_noise(n, sigma, batch_size)
     sigma = default_sigma(session.input) if sigma is None else float(sigma)
     store = _lru(session, "smooth-gradcam++ derivatives")
-    key = (int(target), int(n), sigma, int(seed))
+    key = (target, int(n), sigma, int(seed))
     cached = store.get(key)
     wanted = session.layer_info(layer).name if layer is not None else None
     if cached is not None and (wanted in cached if wanted else len(cached) == len(session.layers)):
@@ -149,7 +150,7 @@ def smoothed_derivatives(
         logits, captured = session.forward_batch(batch, names, from_input=False)
         activations = [captured[name] for name in names]
         with torch.enable_grad(), torch.inference_mode(False):
-            grads = torch.autograd.grad(logits[:, target].sum(), activations, allow_unused=True)
+            grads = torch.autograd.grad(targets.scores(logits, target).sum(), activations, allow_unused=True)
         del logits, captured
         for name, g, a in zip(names, grads, activations):
             if name not in sums:
@@ -186,6 +187,8 @@ def _smooth_gradcampp(session, layer, target, channels, region, n, sigma, seed, 
         return Result(weighted_sum(activations, weights, channels), weights, params={**params, "done": done})
 
     derivatives = smoothed_derivatives(session, target, n, sigma, seed, batch_size, partial=result, layer=layer.name)
+    # D2 = mean g² is zero only where every copy's gradient is: a constant score, or non-finite
+    check_gradients({k: d[1] for k, d in derivatives.items()}, list(derivatives), target, session.class_name(target))
     final = result(n, derivatives.__getitem__)
     del final.params["done"]
     return final
@@ -194,6 +197,7 @@ def _smooth_gradcampp(session, layer, target, channels, region, n, sigma, seed, 
 register(MethodSpec(
     "smooth-gradcam++", "Smooth Grad-CAM++", _smooth_gradcampp,
     params=NOISE_PARAMS,
+    needs_graph=False,  # the clean image's activations only; the noisy passes record their own graphs
     description="Omeiza et al. 2019: Grad-CAM++ from 1st/2nd/3rd derivatives averaged over n noisy "
                 "copies of the input (α numerator D2, as Grad-CAM++ implies; the paper prints D1).",
 ))

@@ -1,0 +1,94 @@
+"""Guards of a Session: models it cannot hook, inputs in the model's dtype, values that would
+give garbage maps (non-finite logits, activations or gradients; a target score that is constant).
+
+Each guard either passes silently or raises a ``ValueError`` / ``TypeError`` whose message starts
+with the argument at fault (``model:``, ``target:``) and says where the problem is.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import nn
+
+
+def check_model(model: nn.Module) -> None:
+    """Refuse TorchScript modules: they cannot take forward hooks, and camwidget needs them."""
+    if isinstance(model, torch.jit.ScriptModule):
+        how = "traced" if isinstance(model, torch.jit.TopLevelTracedModule) else "scripted"
+        raise TypeError(
+            f"model: a {how} TorchScript module (torch.jit.{'trace' if how == 'traced' else 'script'}) "
+            "cannot be hooked, and camwidget reads each layer's activations through forward hooks; "
+            "pass the original torch.nn.Module (the one you scripted or traced) instead"
+        )
+
+
+def model_dtype(model: nn.Module) -> torch.dtype | None:
+    """The floating dtype of the model's first floating parameter (or buffer), None without one."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        if tensor.is_floating_point():
+            return tensor.dtype
+    return None
+
+
+def as_model_input(x: torch.Tensor, model: nn.Module, device: torch.device) -> torch.Tensor:
+    """``x`` on ``device`` and, when it is floating point, in the model's floating dtype (a float64
+    or float16 model gets float64 or float16 input from the default float32 preprocess)."""
+    dtype = model_dtype(model)
+    if dtype is not None and x.is_floating_point() and x.dtype != dtype:
+        return x.detach().to(device=device, dtype=dtype)
+    return x.detach().to(device)
+
+
+def _kind(t: torch.Tensor) -> str:
+    kinds = [name for name, bad in (("NaN", torch.isnan(t).any()), ("inf", torch.isinf(t).any())) if bool(bad)]
+    return " and ".join(kinds)
+
+
+def _bad_parameters(model: nn.Module) -> list[str]:
+    return [name for name, p in model.named_parameters() if p.is_floating_point() and not bool(torch.isfinite(p).all())]
+
+
+def check_forward(model: nn.Module, logits: torch.Tensor, activations: Mapping[str, torch.Tensor],
+                  order: Sequence[str]) -> None:
+    """ValueError naming the first layer (in depth ``order``) whose activations are not finite,
+    and the non-finite parameters, when the logits or any captured activation is NaN or inf."""
+    first = next((name for name in order if name in activations
+                  and not bool(torch.isfinite(activations[name].detach()).all())), None)
+    if first is None and bool(torch.isfinite(logits.detach()).all()):
+        return
+    where = (f"first at layer {first!r} ({_kind(activations[first].detach())} in its activations)"
+             if first is not None else "in the logits (every captured layer is finite)")
+    bad = _bad_parameters(model)
+    cause = (f"; non-finite parameters: {', '.join(bad[:5])}{' …' if len(bad) > 5 else ''}" if bad
+             else "; the parameters are finite, so the input or an operation overflows")
+    raise ValueError(f"model: the forward pass gives non-finite values ({_kind(logits.detach()) or 'finite logits'} "
+                     f"in the logits), {where}{cause}")
+
+
+def check_gradients(gradients: Mapping[str, torch.Tensor], order: Sequence[str], target: int,
+                    name: str) -> None:
+    """ValueError naming the first layer whose gradient of ``target``'s logit is not finite, or
+    saying that the logit is constant when every layer's gradient is exactly zero."""
+    for layer in order:
+        g = gradients[layer]
+        if not bool(torch.isfinite(g).all()):
+            raise ValueError(
+                f"model: the gradient of class {target} ({name})'s logit is not finite ({_kind(g)}) at "
+                f"layer {layer!r}; the backward pass overflows there"
+            )
+    if order and not any(bool(gradients[layer].any()) for layer in order):
+        raise ValueError(
+            f"target: the logit of class {target} ({name}) does not depend on the image here: its "
+            "gradient is zero at every layer (e.g. an all-zero classifier head, as in a randomly "
+            "initialised vision transformer), so every gradient map would be blank"
+        )
+
+
+def check_cam_weights(weights: torch.Tensor, target: int, name: str) -> None:
+    """ValueError when CAM's classifier weights of ``target`` are all zero (a constant score)."""
+    if not bool(weights.any()):
+        raise ValueError(
+            f"target: the classifier's weights for class {target} ({name}) are all zero, so its score "
+            "is constant (e.g. a zero-initialised head) and every CAM of it would be blank"
+        )

@@ -1,0 +1,153 @@
+"""Score-CAM (Wang et al. 2020) and SS-CAM (Wang et al. 2020b): channel weights from masked passes.
+
+Each feature map A_k is upsampled to the model input (bilinear) and min-max scaled to [0, 1]:
+H_k. The model scores the masked inputs x ⊙ H_k (one pass per channel, in batches of
+``batch_size`` through ``Session.predict``), and
+
+    w_k = softmax over k of f_c(x ⊙ H_k),   M = ReLU(Σ_{k ∈ K'} w_k A_k)
+
+with f_c the target's pre-softmax logit. torchcam writes the weight as
+softmax_k(f_c(x ⊙ H_k) − f_c(x_b)) and pytorch-grad-cam as softmax_k(f_c(x ⊙ H_k)); the baseline
+term is the same for every k, so the two are this formula.
+
+Options (documented in docs/methods.md):
+- ``align_corners=False`` as torchcam; ``True`` is pytorch-grad-cam's ``UpsamplingBilinear2d`` —
+  that difference alone moves the two peers' maps apart (correlation 0.94–0.98 on the default model).
+- ``weighting="softmax"`` (above) or ``"probability"``: w_k = p_c(x ⊙ H_k), the target's softmax
+  probability of each masked input, as the authors' released code does.
+
+SS-CAM scores N noisy masks H_k + N(0, σ²) per channel (the noise drawn per mask from a seeded
+generator, one mask at a time, so the batching does not change it) and averages the logits over
+the N copies before the softmax: w_k = softmax_k(mean_t f_c(x ⊙ (H_k + ε_tk))). Defaults N = 35,
+σ = 2.0 as torchcam's ``SSCAM``.
+
+A masked pass yields every class's logit, so the K × classes logits are cached per (layer,
+options): every other target and channel subset is instant. A constant feature map has H_k = 0
+(its masked input is all zeros): such channels share one pass. Between batches the method calls
+``progress.report(done, total)``; a newer request cancels there and nothing is cached.
+Weights do not come from neurons, so a neuron region is refused.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+import torch.nn.functional as F
+
+from .. import progress
+from .. import targets
+from . import MethodSpec, Result, register, weighted_sum
+
+DEFAULT_BATCH_SIZE = 32
+WEIGHTINGS = ("softmax", "probability")
+_KEPT = 4  # cached logits tables per session (each K × classes float32)
+
+
+def refuse_region(name: str, region) -> None:
+    if region is not None:
+        raise ValueError(
+            f"region: {name}'s weights come from passes of whole images, not from neurons, so a neuron "
+            "region has no meaning here; clear the region, or use a gradient method (gradcam, xgradcam, ...)"
+        )
+
+
+def scaled_masks(activations: torch.Tensor, size: tuple[int, int], align_corners: bool) -> torch.Tensor:
+    """H_k: each map upsampled to ``size`` (bilinear) and min-max scaled to [0, 1] (constant maps: 0)."""
+    up = F.interpolate(activations[:, None].float(), size=size, mode="bilinear", align_corners=align_corners)
+    low = up.amin(dim=(2, 3), keepdim=True)
+    span = up.amax(dim=(2, 3), keepdim=True) - low
+    return torch.where(span > 0, (up - low) / torch.where(span > 0, span, torch.ones_like(span)), torch.zeros_like(up))
+
+
+def _predict(session, batch: torch.Tensor) -> torch.Tensor:
+    if batch.device.type == "cpu" and batch.shape[0] > 1:
+        batch = batch.contiguous(memory_format=torch.channels_last)  # faster convolutions on CPU
+    return session.predict(batch).float().cpu()
+
+
+def masked_logits(session, layer: str, align_corners: bool = False, batch_size: int = DEFAULT_BATCH_SIZE,
+                  n: int = 1, sigma: float = 0.0, seed: int = 0) -> torch.Tensor:
+    """K × classes logits of the masked inputs x ⊙ H_k (SS-CAM: averaged over ``n`` noisy masks); cached."""
+    key = (layer, bool(align_corners), int(n), float(sigma), int(seed) if n > 1 or sigma else 0)
+    store: OrderedDict = session.cached("score-cam logits", OrderedDict)
+    if key in store:
+        store.move_to_end(key)
+        return store[key]
+    activations = session.activations(layer)
+    x = session.input
+    size = tuple(x.shape[-2:])
+    count = activations.shape[0]
+    noisy = n > 1 or sigma > 0
+    flat = activations.flatten(1)
+    constant = (flat.amax(1) == flat.amin(1)) if not noisy else torch.zeros(count, dtype=torch.bool)
+    todo = torch.nonzero(~constant).flatten().tolist()
+    sums = torch.zeros(count, session.num_classes, dtype=torch.float64)
+    generator = torch.Generator(device="cpu").manual_seed(int(seed))
+    jobs = [(t, k) for t in range(n if noisy else 1) for k in todo] + ([(0, -1)] if bool(constant.any()) else [])
+    total = len(jobs)
+    for start in range(0, total, batch_size):
+        chunk = jobs[start:start + batch_size]
+        channels = [k for _, k in chunk if k >= 0]
+        masks = scaled_masks(activations[channels], size, align_corners) if channels else x.new_zeros(0, 1, *size)
+        if noisy:
+            noise = torch.stack([torch.randn((1, *size), generator=generator) for _ in channels])
+            masks = masks + sigma * noise.to(masks.device)
+        if len(channels) < len(chunk):  # the shared pass of the constant channels: an all-zero mask
+            masks = torch.cat([masks, masks.new_zeros(1, 1, *size)])
+        logits = _predict(session, x * masks.to(x.dtype)).double()
+        for (_, k), row in zip(chunk, logits):
+            if k >= 0:
+                sums[k] += row
+            else:
+                sums[constant] += row
+        progress.report(min(start + batch_size, total), total)
+    result = (sums / (n if noisy else 1)).float()
+    store[key] = result
+    while len(store) > _KEPT:
+        store.popitem(last=False)
+    return result
+
+
+def score_weights(logits: torch.Tensor, target: int, weighting: str) -> torch.Tensor:
+    """w_k from the K × classes masked logits: softmax over k of the target's logit, or p_c per mask."""
+    if weighting == "probability":
+        return torch.softmax(logits.double(), dim=1)[:, target].float()
+    return torch.softmax(logits[:, target].double(), dim=0).float()
+
+
+def _scorecam(session, layer, target, channels, region, align_corners, weighting, batch_size) -> Result:
+    refuse_region("Score-CAM", region)
+    logits = masked_logits(session, layer.name, align_corners, batch_size)
+    weights = score_weights(logits, targets.logit_index(target, "Score-CAM"), weighting)
+    activations = session.activations(layer.name)
+    return Result(weighted_sum(activations, weights.to(activations.device), channels), weights)
+
+
+def _sscam(session, layer, target, channels, region, n, sigma, seed, align_corners, weighting, batch_size) -> Result:
+    refuse_region("SS-CAM", region)
+    logits = masked_logits(session, layer.name, align_corners, batch_size, n=n, sigma=sigma, seed=seed)
+    weights = score_weights(logits, targets.logit_index(target, "Score-CAM"), weighting)
+    activations = session.activations(layer.name)
+    return Result(weighted_sum(activations, weights.to(activations.device), channels), weights)
+
+
+SCORE_PARAMS = {
+    "align_corners": {"type": "bool", "default": False, "label": "align corners (pytorch-grad-cam)"},
+    "weighting": {"type": "choice", "default": "softmax", "choices": list(WEIGHTINGS), "label": "weights"},
+    "batch_size": {"type": "int", "default": DEFAULT_BATCH_SIZE, "min": 1, "label": "batch size"},
+}
+
+register(MethodSpec(
+    "scorecam", "Score-CAM", _scorecam, params=SCORE_PARAMS,
+    description="Wang et al. 2020: channel weights = softmax of the target's logit on the input masked by each map.",
+))
+register(MethodSpec(
+    "sscam", "SS-CAM", _sscam,
+    params={
+        "n": {"type": "int", "default": 35, "min": 1, "label": "noisy masks N"},
+        "sigma": {"type": "float", "default": 2.0, "min": 0.0, "label": "mask noise σ"},
+        "seed": {"type": "int", "default": 0, "min": 0, "max": 2**63 - 1, "label": "seed"},
+        **SCORE_PARAMS,
+    },
+    description="Wang et al. 2020b: Score-CAM with the logits averaged over N noisy masks per channel.",
+))

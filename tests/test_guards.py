@@ -1,0 +1,86 @@
+"""Models that would give garbage are refused by name: NaN weights, constant scores, TorchScript;
+models in float64 / float16 get input in their own dtype."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from nets import TinyCNN, tiny_preprocess
+
+import camwidget as cw
+from camwidget.engine import hook_count
+
+GRADIENT_METHODS = ["gradcam", "gradcam++", "smooth-gradcam++", "inv"]
+ALL = [*GRADIENT_METHODS, "cam", "secam", "lime", "neurons"]
+FAST = {"smooth-gradcam++": {"n": 2}, "lime": {"n_samples": 8}, "secam": {"k": 1}, "neurons": {}}
+
+
+@pytest.fixture
+def image():
+    return np.random.default_rng(0).integers(0, 256, size=(32, 40, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("where, value", [("features.3.weight", float("nan")), ("features.0.bias", float("inf"))])
+def test_non_finite_weights_name_the_layer_and_the_parameter(image, where, value):
+    model = TinyCNN().eval()
+    with torch.no_grad():
+        model.get_parameter(where).view(-1)[0] = value
+    session = cw.Session(model, image, preprocess=tiny_preprocess)
+    layer = where.rsplit(".", 1)[0]
+    for method in ALL:
+        with pytest.raises(ValueError) as caught:
+            session.explain(method, **FAST.get(method, {}))
+        message = str(caught.value)
+        assert message.startswith("model: the forward pass gives non-finite values"), (method, message)
+        assert f"first at layer {layer!r}" in message and where in message, (method, message)
+    assert hook_count(model) == 0
+
+
+def test_non_finite_gradients_name_the_layer(image):
+    class Overflowing(TinyCNN):
+        def forward(self, x):  # finite forward; sqrt's derivative is infinite at ReLU's exact zeros
+            a = self.features(x)
+            return self.fc(torch.flatten(self.pool(a), 1)) + torch.sqrt(a).sum()
+
+    session = cw.Session(Overflowing().eval(), image, preprocess=tiny_preprocess)
+    with pytest.raises(ValueError, match=r"^model: the gradient of class 0 .*not finite \((NaN|inf).*\) at layer 'features"):
+        session.explain("gradcam", target=0)
+
+
+def test_a_constant_target_score_is_reported(image):
+    model = TinyCNN().eval()
+    with torch.no_grad():
+        model.fc.weight.zero_()
+        model.fc.bias.zero_()
+    session = cw.Session(model, image, preprocess=tiny_preprocess)
+    for method in [*GRADIENT_METHODS, "cam"]:
+        with pytest.raises(ValueError, match=r"^target: .*class 0 .*(gradient is zero at every layer|all zero)"):
+            session.explain(method, target=0, **FAST.get(method, {}))
+    assert session.explain("neurons").map.any()  # the input gradient of neurons does not need a target
+    assert hook_count(model) == 0
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16])
+def test_the_input_follows_the_models_dtype(image, dtype):
+    torch.manual_seed(0)
+    model = TinyCNN().eval()
+    reference = cw.Session(model, image, preprocess=tiny_preprocess)  # makes float32, as the default one
+    expected = reference.explain("gradcam++", target=1).map
+    session = cw.Session(model.to(dtype), image, preprocess=tiny_preprocess)
+    assert session.input.dtype == dtype
+    for method in ("gradcam", "gradcam++", "cam", "neurons"):
+        e = session.explain(method, target=1)
+        assert e.map.dtype == np.float32 and np.isfinite(e.map).all()
+    got = session.explain("gradcam++", target=1).map
+    assert np.corrcoef(got.ravel(), expected.ravel())[0, 1] > (0.9999 if dtype == torch.float64 else 0.99)
+    assert np.isfinite(session.explain("smooth-gradcam++", target=1, n=2).map).all()
+    assert session.predict(reference.input).dtype == dtype  # perturbation passes too (LIME, metrics)
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+@pytest.mark.parametrize("kind", ["script", "trace"])
+def test_torchscript_models_are_refused_with_what_to_pass(image, kind):
+    model = TinyCNN().eval()
+    compiled = torch.jit.script(model) if kind == "script" else torch.jit.trace(model, torch.zeros(1, 3, 16, 16))
+    with pytest.raises(TypeError, match=rf"^model: a {kind}.* TorchScript module .*pass the original torch.nn.Module"):
+        cw.Session(compiled, image, preprocess=tiny_preprocess)
