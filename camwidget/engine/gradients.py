@@ -63,8 +63,10 @@ def layer_gradients(session, target: "int | targets_.Target", layer: str) -> tor
 
 def all_gradients(session, target: "int | targets_.Target") -> dict[str, torch.Tensor]:
     """Every session layer's gradient for ``target`` (computes what is not done, in one pass)."""
-    complete(session, target)
-    return session._gradient_slot(target)
+    session._ensure_forward()
+    done = session._gradient_slot(target)
+    names = [i.name for i in session.layers if i.name not in done]
+    return _backward(session, target, names, report=True) if names else done
 
 
 def complete(session, target: "int | targets_.Target") -> int:

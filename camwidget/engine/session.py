@@ -113,7 +113,8 @@ class Session:
 
     # ---- the model runs only here -------------------------------------------------------
     def forward_batch(
-        self, inputs: torch.Tensor, names: Sequence[str], from_input: bool | None = True
+        self, inputs: torch.Tensor, names: Sequence[str], from_input: bool | None = True,
+        model: nn.Module | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Run the model on a batch with autograd on, capturing ``names``; hooks released on return.
 
@@ -121,7 +122,8 @@ class Session:
         logits and the captured activations, both still in the autograd graph. ``from_input=False``
         records the graph only from the shallowest captured layer on (cheaper; enough for
         gradients with respect to the captured activations, not to the input); ``from_input=None``
-        records no graph at all (activations only, as cheap as a no-grad forward).
+        records no graph at all (activations only, as cheap as a no-grad forward). ``model``: an
+        equivalent copy of the session's model to run instead (``engine.folding``).
         """
         # copy what discovery saw modified in place downstream, and any name it does not know
         known = {i.name: i for i in self.all_layers}
@@ -129,8 +131,9 @@ class Session:
         mode = torch.no_grad() if from_input is None else _grad_enabled() if from_input else _grad_from_first_capture()
         graph_from_first = from_input is False
         layouts = {n: known[n].layout for n in names if n in known}
-        with mode, training_mode_restored(self.model), capture(self.model, list(names), copy, graph_from_first, layouts) as captured:
-            logits = outputs_.select(self.model(inputs), self.output)
+        model = self.model if model is None else model
+        with mode, training_mode_restored(model), capture(model, list(names), copy, graph_from_first, layouts) as captured:
+            logits = outputs_.select(model(inputs), self.output)
         return logits, dict(captured)
 
     def predict(self, inputs: torch.Tensor) -> torch.Tensor:
