@@ -108,7 +108,7 @@ def folded(model: nn.Module, example: torch.Tensor, keep: Collection[str] = ()) 
         twin = copy.deepcopy(model).eval()
         with torch.no_grad():
             for conv_name, bn_name in pairs:
-                _set(twin, conv_name, fuse_conv_bn_eval(twin.get_submodule(conv_name), twin.get_submodule(bn_name)))
+                _set(twin, conv_name, fuse_conv_bn_eval(twin.get_submodule(conv_name), twin.get_submodule(bn_name)))  # type: ignore[type-var, arg-type]
                 _set(twin, bn_name, nn.Identity())
         for p in twin.parameters():
             p.requires_grad_(False)

@@ -234,7 +234,7 @@ class CamWidget(anywidget.AnyWidget, _panel_traits(PANELS)):  # type: ignore[mis
 
     def compare(self, methods: list[str] | None = None, metrics: list[str] | None = None) -> list[dict]:
         """Methods × metrics for the current image, target and layer, one dict per method (the panel's table)."""
-        return self.panels["faithfulness"].compare(methods, metrics)  # type: ignore[attr-defined, no-any-return]
+        return self.panels["faithfulness"].compare(methods, metrics)  # type: ignore[attr-defined]
 
     def clusters(self, layer: str | None = None) -> list:
         """The INV clusters of ``layer`` (default: the current one) for the current target."""

@@ -54,7 +54,7 @@ def _summary(results: dict[str, metrics_.MetricResult]) -> dict[str, Any]:
 
 def check_compare_message(message: dict[str, Any]) -> tuple[list[str] | None, list[str] | None]:
     """The ``methods`` / ``metrics`` lists of a compare action (None: the defaults); refuses others."""
-    picked = []
+    picked: list[list[str] | None] = []
     for name, valid in (("methods", [m.name for m in methods_.available()]), ("metrics", metrics_.available())):
         value = message.get(name)
         if value is None:

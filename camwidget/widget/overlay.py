@@ -124,7 +124,7 @@ def describe(e: Explanation, method_label: str, session: Session) -> str:
     parts = [method_label]
     if info is not None:
         parts.append(f"{info.name} {'×'.join(map(str, info.shape))}")
-    parts.append(e.class_name if e.target is None else f"{e.class_name} (#{e.target})")  # a custom score: its name
+    parts.append(str(e.class_name) if e.target is None else f"{e.class_name} (#{e.target})")  # a custom score: its name
     if e.channels is not None and info is not None:
         parts.append(f"{len(e.channels)} of {info.shape[0]} feature maps")
     if e.region is not None:
