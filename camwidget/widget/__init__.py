@@ -24,6 +24,7 @@ import numpy as np
 import traitlets as t
 
 from ..engine import Explanation, Session
+from ..engine import targets as _targets
 from ..engine import methods as _methods
 from . import wire
 from .actions import Actions
@@ -107,7 +108,7 @@ class CamWidget(anywidget.AnyWidget, _panel_traits(PANELS)):  # type: ignore[mis
     # Browser ⇄ kernel: the selection (validated into ``selection`` before it is set).
     layer = t.Unicode("").tag(sync=True)
     method = t.Unicode("gradcam++").tag(sync=True)
-    target = t.Any(None).tag(sync=True)
+    target = t.Any(None).tag(sync=True, to_json=lambda v, _w: _targets.json_value(v))  # a Target: its class
     channels = t.Any(None).tag(sync=True)
     region = t.Any(None).tag(sync=True)
     params = t.Dict().tag(sync=True)
@@ -225,6 +226,16 @@ class CamWidget(anywidget.AnyWidget, _panel_traits(PANELS)):  # type: ignore[mis
                 setattr(self, name, value)
 
     # The panels' Python API (docs/widget-protocol.md, "Actions").
+    @property
+    def faithfulness(self) -> dict:
+        """The metrics of the map on screen, ``{name: MetricResult}`` (waits for the computation)."""
+        self.wait(60)
+        return dict(self.panels["faithfulness"].results)  # type: ignore[attr-defined]
+
+    def compare(self, methods: list[str] | None = None, metrics: list[str] | None = None) -> list[dict]:
+        """Methods × metrics for the current image, target and layer, one dict per method (the panel's table)."""
+        return self.panels["faithfulness"].compare(methods, metrics)  # type: ignore[attr-defined]
+
     def clusters(self, layer: str | None = None) -> list:
         """The INV clusters of ``layer`` (default: the current one) for the current target."""
         return self.panels["clusters"].clusters(layer)  # type: ignore[attr-defined]

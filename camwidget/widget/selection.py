@@ -115,7 +115,7 @@ class Selection:
     @property
     def key(self) -> str:
         """What identifies an answer (equal keys, equal explanations)."""
-        return json.dumps(self.traits(), sort_keys=True, default=str)
+        return json.dumps(self.traits(), sort_keys=True, default=lambda v: f"{v!r}#{hash(v)}")  # a Target: by value
 
     @property
     def seed(self) -> int:
@@ -150,7 +150,7 @@ def check_method(value: Any) -> str:
     return _methods.get(value).name
 
 
-def check_target(session: Session, value: Any) -> int:
+def check_target(session: Session, value: Any) -> Any:
     if _integral(value):
         value = int(value)
     elif isinstance(value, (float, np.floating)):

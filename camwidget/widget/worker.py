@@ -232,6 +232,9 @@ class Worker:
         job = Job(self, request)
         for subscriber in self._alive():
             if self.superseded():
+                # Not every panel has shown it: a repeat of this selection must be answered in full
+                # (marimo hands each browser update to set_state twice, so this happens there).
+                self._shown_key = None
                 return
             subscriber.on_answer(answer, job)
         self._finish_gradients()
