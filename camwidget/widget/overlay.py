@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import numpy as np
 import traitlets as t
 
 from ..engine import Explanation, Session
@@ -59,20 +58,14 @@ class Overlay(Panel):
         self.widget.publish(
             heatmap=heatmap,
             mask=mask,
-            heatmap_meta={
-                "shape": shape,
-                "mask_shape": mask_shape,
-                "request": request.id,
-                "layer": e.layer,
-                "method": e.method,
-                "target": e.target,
-                "target_name": e.class_name,
-                "blank": bool(e.blank),
-                "min": float(e.map.min()), "max": float(e.map.max()),  # the raw range, for the colour bar
-                "compute_ms": round(answer.compute_ms, 2),
+            heatmap_meta=heatmap_meta(
+                request, shape, mask_shape, layer=e.layer, method=e.method, target=e.target,
+                target_name=e.class_name, blank=bool(e.blank),
+                min=float(e.map.min()), max=float(e.map.max()),  # the raw range, for the colour bar
+                compute_ms=round(answer.compute_ms, 2),
                 # From the browser's message reaching the kernel to this answer leaving it.
-                "kernel_ms": round((time.perf_counter() - request.submitted) * 1000, 2),
-            },
+                kernel_ms=round((time.perf_counter() - request.submitted) * 1000, 2),
+            ),
             status=describe(e, label(e.method), self.widget.session),
             **self._finished(request),
         )
@@ -99,15 +92,20 @@ class Overlay(Panel):
         if values is None or done >= total:
             return False
         s = request.selection
-        heatmap, shape = wire.pack_map(np.asarray(values.detach().float().cpu().numpy() if hasattr(values, "detach") else values,
-                                                  dtype=np.float32), self.widget.image_shape)
+        heatmap, shape = wire.pack_map(values, self.widget.image_shape)
         self.widget.publish(
             heatmap=heatmap,
             mask=b"",
-            heatmap_meta={"shape": shape, "mask_shape": [], "request": request.id, "layer": s.layer, "method": s.method,
-                          "target": s.target, "blank": False, "partial": True, "done": int(done), "total": int(total)},
+            heatmap_meta=heatmap_meta(request, shape, [], layer=s.layer, method=s.method, target=s.target, blank=False,
+                                      partial=True, done=int(done), total=int(total)),
         )
         return True
+
+
+def heatmap_meta(request: Request, shape: list[int], mask_shape: list[int], **fields: Any) -> dict[str, Any]:
+    """What travels with a heatmap (js/types.ts ``HeatmapMeta``): its shapes, the request it
+    answers, and the answer's fields."""
+    return {"shape": shape, "mask_shape": mask_shape, "request": request.id, **fields}
 
 
 def label(method: str) -> str:
