@@ -95,6 +95,7 @@ def test_widget_in_jupyterlab(chromium):
         # 2. Drag a region on the image; it snaps to the layer's grid.
         shape = [int(v) for v in goal.locator(".cw-stop-shape").inner_text().split("×")]
         h, w = shape[1], shape[2]
+        page.locator("[data-testid=region-selector]").scroll_into_view_if_needed()  # the strip drag may scroll the page
         box = page.locator("[data-testid=region-selector]").bounding_box()
         (fx0, fy0), (fx1, fy1) = (0.27, 0.23), (0.63, 0.71)
         page.mouse.move(box["x"] + fx0 * box["width"], box["y"] + fy0 * box["height"])
