@@ -91,6 +91,9 @@ def test_notebook7(chromium_executable, root):
     with lab.notebook7(root) as server, lab.browser_page(chromium_executable, viewport=LAPTOP) as page:
         errors = _errors_of(page)
         nb = lab.Notebook(page, server, "nb7.ipynb", path="notebooks")
+        # Notebook 7.6 itself logs "Cannot read properties of undefined (reading 'schema')" while it
+        # loads, before any cell runs: only what happens from the widget's cell on counts.
+        errors.clear()
         nb.run(0, timeout=300)
         chosen = hosts.person_uses_the_widget(page)
         state = _state(nb, 1)
@@ -124,7 +127,7 @@ def test_voila(chromium_executable, root):
     with lab.voila(root, "voila.ipynb") as url:
         with lab.browser_page(chromium_executable, viewport=LAPTOP) as page:
             errors = _errors_of(page)
-            page.goto(url, wait_until="domcontentloaded")
+            page.goto(url, wait_until="domcontentloaded", timeout=120_000)
             hosts.person_uses_the_widget(page)
             hosts.shoot(page, "voila-light")
             page.get_by_role("button", name="Python: blocks.3").click()
@@ -133,7 +136,7 @@ def test_voila(chromium_executable, root):
             assert errors == []
         with lab.browser_page(chromium_executable, viewport=LAPTOP) as page:
             errors = _errors_of(page)
-            page.goto(url + "?theme=dark", wait_until="domcontentloaded")
+            page.goto(url + "?theme=dark", wait_until="domcontentloaded", timeout=120_000)
             hosts.wait_painted(page, "bn2")
             hosts.wait_idle(page)
             hosts.assert_readable(page, dark=True)
@@ -177,7 +180,7 @@ def test_marimo(chromium_executable, root):
     with lab.marimo(root, "app.py", theme="system") as url:
         with lab.browser_page(chromium_executable, viewport=LAPTOP) as page:
             errors = _errors_of(page)
-            page.goto(url, wait_until="domcontentloaded")
+            page.goto(url, wait_until="domcontentloaded", timeout=120_000)
             hosts.person_uses_the_widget(page)
             hosts.shoot(page, "marimo-light")
             page.get_by_role("button", name="Python: blocks.3").click()
@@ -186,7 +189,7 @@ def test_marimo(chromium_executable, root):
             assert errors == []
         with lab.browser_page(chromium_executable, viewport=LAPTOP, color_scheme="dark") as page:
             errors = _errors_of(page)
-            page.goto(url, wait_until="domcontentloaded")
+            page.goto(url, wait_until="domcontentloaded", timeout=120_000)
             hosts.wait_painted(page, "bn2")
             hosts.wait_idle(page)
             hosts.assert_on_one_screen(page)
