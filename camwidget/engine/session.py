@@ -211,7 +211,9 @@ class Session:
         if check:
             order = [i.name for i in self.layers if i.name in done]
             if len(order) < len(self.layers) and not any(bool(done[n].any()) for n in order):
-                order = []  # a partial backward that found only zeros (a ViT's last blocks): no verdict yet
+                self._gradients[target] = done  # only zeros so far (a ViT's last blocks): all layers decide
+                gradients_.complete(self, target)
+                return
             guards.check_gradients(done, order, target, self.class_name(target))
         self._gradients[target] = done
 
