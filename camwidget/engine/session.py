@@ -264,7 +264,7 @@ class Session:
     def resolve_target(self, target: Any) -> int | targets_.Target:
         """A class index from an index, a class name, or None (the top class); a Target for
         multi-label, segmentation and callable targets (see ``engine/targets.py``)."""
-        self._ensure_forward()
+        self._ensure_activations()
         return targets_.resolve(self, target)
 
     def class_name(self, target: int | targets_.Target) -> str:
@@ -273,7 +273,7 @@ class Session:
     def top(self, k: int = 5) -> list[tuple[int, str, float]]:
         """The k most probable classes: ``[(class_index, class_name, probability), ...]`` (sigmoid
         probabilities for multi-label, pixel shares of the classes present for segmentation)."""
-        self._ensure_forward()
+        self._ensure_activations()
         return targets_.top(self, k)
 
     @property
@@ -346,7 +346,7 @@ class Session:
             params=dict(result.params),
             source=self.token,
         )
-        if blank and result.weights is not None:
+        if blank and result.weights is not None and spec.needs_graph:
             explanation.blank_reason = layers_.blank_reason(self, info, target_index)
         return explanation
 
