@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..labels.global_ import GlobalExplanation
+from ..labels import GlobalExplanation
 
 
 @dataclass
