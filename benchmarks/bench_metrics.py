@@ -186,13 +186,15 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3, help="repeats of each peer row (default 3)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--skip-scorecam", action="store_true")
+    parser.add_argument("--only", choices=["cached", "metrics", "scorecam"], default=None, help="run one part only")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    cached_switches()
-    metrics(args.size, args.repeats)
-    if not args.skip_scorecam:
+    if args.only in (None, "cached"):
+        cached_switches()
+    if args.only in (None, "metrics"):
+        metrics(args.size, args.repeats)
+    if args.only in (None, "scorecam"):
         scorecam(args.size, args.batch_size, args.repeats)
     print(f"\n(total {time.perf_counter() - start:.0f} s)")
 

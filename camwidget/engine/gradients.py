@@ -63,8 +63,10 @@ def layer_gradients(session, target: "int | targets_.Target", layer: str) -> tor
 
 def all_gradients(session, target: "int | targets_.Target") -> dict[str, torch.Tensor]:
     """Every session layer's gradient for ``target`` (computes what is not done, in one pass)."""
-    complete(session, target)
-    return session._gradient_slot(target)
+    session._ensure_forward()
+    done = session._gradient_slot(target)
+    names = [i.name for i in session.layers if i.name not in done]
+    return _backward(session, target, names, report=True) if names else done
 
 
 def complete(session, target: "int | targets_.Target") -> int:
@@ -122,6 +124,17 @@ def _backward(session, target: "int | targets_.Target", names: list[str], report
             handle.remove()
     for name, g, activation in zip(names, grads, activations):
         done[name] = g[0].detach() if g is not None else _zeros(activation)
+    rest = _missing(session, target, [i.name for i in session.layers])
+    if rest and not any(bool(g.any()) for g in done.values()):
+        # Zero at every layer so far: only the shallower layers can tell a score that does not
+        # depend on the image (refused) from deep layers it does not reach (a ViT's last block).
+        session._keep_gradients(target, done, check=False)
+        try:
+            return _backward(session, target, rest)
+        except ValueError:
+            for name in names:
+                done.pop(name, None)
+            raise
     try:
         session._keep_gradients(target, done)
     except ValueError:

@@ -113,7 +113,8 @@ class Session:
 
     # ---- the model runs only here -------------------------------------------------------
     def forward_batch(
-        self, inputs: torch.Tensor, names: Sequence[str], from_input: bool | None = True
+        self, inputs: torch.Tensor, names: Sequence[str], from_input: bool | None = True,
+        model: nn.Module | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Run the model on a batch with autograd on, capturing ``names``; hooks released on return.
 
@@ -121,7 +122,8 @@ class Session:
         logits and the captured activations, both still in the autograd graph. ``from_input=False``
         records the graph only from the shallowest captured layer on (cheaper; enough for
         gradients with respect to the captured activations, not to the input); ``from_input=None``
-        records no graph at all (activations only, as cheap as a no-grad forward).
+        records no graph at all (activations only, as cheap as a no-grad forward). ``model``: an
+        equivalent copy of the session's model to run instead (``engine.folding``).
         """
         # copy what discovery saw modified in place downstream, and any name it does not know
         known = {i.name: i for i in self.all_layers}
@@ -129,8 +131,9 @@ class Session:
         mode = torch.no_grad() if from_input is None else _grad_enabled() if from_input else _grad_from_first_capture()
         graph_from_first = from_input is False
         layouts = {n: known[n].layout for n in names if n in known}
-        with mode, training_mode_restored(self.model), capture(self.model, list(names), copy, graph_from_first, layouts) as captured:
-            logits = outputs_.select(self.model(inputs), self.output)
+        model = self.model if model is None else model
+        with mode, training_mode_restored(model), capture(model, list(names), copy, graph_from_first, layouts) as captured:
+            logits = outputs_.select(model(inputs), self.output)
         return logits, dict(captured)
 
     def predict(self, inputs: torch.Tensor) -> torch.Tensor:
@@ -260,7 +263,7 @@ class Session:
     def resolve_target(self, target: Any) -> int | targets_.Target:
         """A class index from an index, a class name, or None (the top class); a Target for
         multi-label, segmentation and callable targets (see ``engine/targets.py``)."""
-        self._ensure_forward()
+        self._ensure_activations()
         return targets_.resolve(self, target)
 
     def class_name(self, target: int | targets_.Target) -> str:
@@ -269,7 +272,7 @@ class Session:
     def top(self, k: int = 5) -> list[tuple[int, str, float]]:
         """The k most probable classes: ``[(class_index, class_name, probability), ...]`` (sigmoid
         probabilities for multi-label, pixel shares of the classes present for segmentation)."""
-        self._ensure_forward()
+        self._ensure_activations()
         return targets_.top(self, k)
 
     @property
@@ -342,7 +345,7 @@ class Session:
             params=dict(result.params),
             source=self.token,
         )
-        if blank and result.weights is not None:
+        if blank and result.weights is not None and spec.needs_graph:  # a gradient method: why it is blank
             explanation.blank_reason = layers_.blank_reason(self, info, target_index)
         return explanation
 

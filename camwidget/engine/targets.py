@@ -292,6 +292,14 @@ def class_index(target: int | Target) -> int | None:
     return target.index if isinstance(target, Target) else int(target)
 
 
+def json_value(target: Any) -> int | str | None:
+    """What a view shows of a ``target=`` value: an index or name as it is, a Target's class (None
+    for a custom score or callable)."""
+    if target is None or isinstance(target, str) or (isinstance(target, (int, np.integer)) and not isinstance(target, bool)):
+        return target if not isinstance(target, np.integer) else int(target)
+    return target.index if isinstance(target, Target) else None
+
+
 def logit_index(target: int | Target, method: str) -> int:
     """The class whose logit ``target`` is (a class index, a multi-label class), for methods that
     read logits rather than differentiate a score (CAM's head, Score-CAM, Ablation-CAM); a

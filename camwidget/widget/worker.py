@@ -232,6 +232,9 @@ class Worker:
         job = Job(self, request)
         for subscriber in self._alive():
             if self.superseded():
+                # Not every panel has shown it: a repeat of this selection must be answered in full
+                # (marimo hands each browser update to set_state twice, so this happens there).
+                self._shown_key = None
                 return
             subscriber.on_answer(answer, job)
         self._finish_gradients()
@@ -241,7 +244,7 @@ class Worker:
         one backward (``Session.prefetch_gradients``), so the next layer step is arithmetic. A newer
         request cancels it between two layers (what was finished stays); it sets no busy state."""
         e = self._shown
-        if e is None or self.superseded() or not _methods.get(e.method).needs_graph:
+        if e is None or e.target is None or self.superseded() or not _methods.get(e.method).needs_graph:
             return
         with self._lock:
             if not _gradients.pending(self._session, e.target):

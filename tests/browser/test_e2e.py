@@ -141,7 +141,7 @@ def test_widget_in_jupyterlab(chromium):
             timeout=30_000,
         )
         _wait_painted(page, "blocks.3")
-        assert "blocks.3" in strip.locator(".cw-stop.cw-active").inner_text()
+        assert strip.locator(".cw-stop.cw-active").get_attribute("data-layer") == "blocks.3"
         state = _state(nb)
         assert state["layer"] == "blocks.3" and state["region"] is None and state["channels"] is None
 

@@ -127,7 +127,7 @@ def test_voila(chromium_executable, root):
     with lab.voila(root, "voila.ipynb") as url:
         with lab.browser_page(chromium_executable, viewport=LAPTOP) as page:
             errors = _errors_of(page)
-            page.goto(url, wait_until="domcontentloaded")
+            page.goto(url, wait_until="domcontentloaded", timeout=120_000)
             hosts.person_uses_the_widget(page)
             hosts.shoot(page, "voila-light")
             page.get_by_role("button", name="Python: blocks.3").click()
@@ -136,7 +136,7 @@ def test_voila(chromium_executable, root):
             assert errors == []
         with lab.browser_page(chromium_executable, viewport=LAPTOP) as page:
             errors = _errors_of(page)
-            page.goto(url + "?theme=dark", wait_until="domcontentloaded")
+            page.goto(url + "?theme=dark", wait_until="domcontentloaded", timeout=120_000)
             hosts.wait_painted(page, "bn2")
             hosts.wait_idle(page)
             hosts.assert_readable(page, dark=True)
@@ -180,7 +180,7 @@ def test_marimo(chromium_executable, root):
     with lab.marimo(root, "app.py", theme="system") as url:
         with lab.browser_page(chromium_executable, viewport=LAPTOP) as page:
             errors = _errors_of(page)
-            page.goto(url, wait_until="domcontentloaded")
+            page.goto(url, wait_until="domcontentloaded", timeout=120_000)
             hosts.person_uses_the_widget(page)
             hosts.shoot(page, "marimo-light")
             page.get_by_role("button", name="Python: blocks.3").click()
@@ -189,7 +189,7 @@ def test_marimo(chromium_executable, root):
             assert errors == []
         with lab.browser_page(chromium_executable, viewport=LAPTOP, color_scheme="dark") as page:
             errors = _errors_of(page)
-            page.goto(url, wait_until="domcontentloaded")
+            page.goto(url, wait_until="domcontentloaded", timeout=120_000)
             hosts.wait_painted(page, "bn2")
             hosts.wait_idle(page)
             hosts.assert_on_one_screen(page)

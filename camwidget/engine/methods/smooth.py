@@ -35,7 +35,7 @@ from typing import Any, Callable
 
 import torch
 
-from .. import progress, targets
+from .. import folding, progress, targets
 from ..guards import check_gradients
 from . import MethodSpec, Result, register, weighted_sum
 from .gradcam import gradcampp_weights
@@ -49,6 +49,11 @@ DEFAULT_BATCH_SIZE = 16
 #: (0.29 s per copy against 0.38, resnet50 on 2 cores); it changes the convolutions' rounding
 #: (1.6e-7 relative). A single copy stays contiguous, so n = 1, σ = 0 is Grad-CAM++ bit for bit.
 MEMORY_FORMAT = torch.channels_last
+#: Batches of more than one copy run through a copy of the model with each batch norm folded into
+#: the convolution before it (``engine.folding``; about 1e-6 relative rounding, like channels_last).
+#: Measured on resnet50, batch 16, channels_last, 2 cores: 9.7 s against 12.0 s per batch (a loaded
+#: machine; the ratio is what counts). A single copy runs the model itself.
+FOLD = True
 #: Smoothed derivatives kept per session (each holds three float64 tensors per layer).
 _KEPT = 4
 
@@ -147,7 +152,8 @@ def smoothed_derivatives(
 
     sums: dict[str, list[torch.Tensor]] = {}
     for done, batch in noisy_batches(session.input, n, sigma, seed, batch_size):
-        logits, captured = session.forward_batch(batch, names, from_input=False)
+        twin = folding.folded(session.model, session.input, keep=names) if FOLD and len(batch) > 1 else None
+        logits, captured = session.forward_batch(batch, names, from_input=False, model=twin)
         activations = [captured[name] for name in names]
         with torch.enable_grad(), torch.inference_mode(False):
             grads = torch.autograd.grad(targets.scores(logits, target).sum(), activations, allow_unused=True)
