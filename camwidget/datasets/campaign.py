@@ -33,7 +33,7 @@ from . import targets as targets_
 from .explain import first_readable, progress_bar, resolve_model
 from .items import as_items
 from .rounds import Progress, RoundBook, utcnow
-from .store import ResultsStore, create_or_resume, ids_digest, zarr_module
+from .store import ResultsStore, _holds_store, create_or_resume, ids_digest, zarr_module
 
 
 @dataclass
@@ -101,7 +101,7 @@ class Campaign:
     these classes (indices or names) are played; None: all. ``targets``: as in
     ``explain_dataset`` (default: the items' labels). ``rounds_per_cluster``: how many different
     people label each cluster. ``out``: the Zarr store of the cluster maps (default: beside a
-    SQLite store, else ``campaign-<name>.zarr`` here; a team needs a path every kernel reads).
+    SQLite store as ``<store>-campaign-<name>.zarr``, else ``campaign-<name>.zarr`` here; a team needs a path every kernel reads).
     ``lease_s``: how long a handed-out round stays reserved for its player.
     """
 
@@ -125,7 +125,8 @@ class Campaign:
         with self.engine.connect().execution_options(camwidget_write=True) as connection, connection.begin():
             cs.create(connection, self.store.dialect)
         if out is None:
-            out = (self.store.path.parent / f"campaign-{name}.zarr") if self.store.path else Path(f"campaign-{name}.zarr")
+            out = (self.store.path.parent / f"{self.store.path.stem}-campaign-{name}.zarr") if self.store.path \
+                else Path(f"campaign-{name}.zarr")
         wanted = {"ids": ids_digest(self.source.ids), "layers": None if layers is None else list(layers),
                   "classes": None if classes is None else [str(c) for c in classes], "seed": int(seed),
                   "targets": targets_.describe(targets), "rounds_per_cluster": rounds_per_cluster}
@@ -137,6 +138,10 @@ class Campaign:
                                  f"{self.store!r}; choose another name")
             out = spec["out"]
         self.out = os.fspath(out) if "://" in os.fspath(out) else os.path.abspath(os.fspath(out))
+        if spec is None and _holds_store(self.out) is not None:
+            # this database has never started the campaign, so the maps there belong to another one
+            raise ValueError(f"out: {self.out!r} holds the cluster maps of another campaign or store; "
+                             f"give this campaign its own out=")
         if spec is None or not self._computed():
             spec = self._precompute(model_factory, wanted, classes, targets, seed, batch_size, on_error, progress,
                                     client, workers)

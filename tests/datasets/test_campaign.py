@@ -174,3 +174,11 @@ def test_the_campaign_widget_serves_round_after_round(tmp_path):
     while w.current is not None:
         w.give_up("nothing clear") if w.current.cluster_index else w.guess(w.current.target_name, "fur")
     assert "no round left" in w.status and len(campaign.store) == total
+
+
+def test_a_new_campaign_refuses_maps_it_did_not_write(tmp_path):
+    data = cw.samples.dataset("objects", n=2, seed=1)
+    first = Campaign(tmp_path / "a.sqlite", factory, data, targets="top", progress=False, out=tmp_path / "maps.zarr")
+    assert first.book.rows()
+    with pytest.raises(ValueError, match="out: .*maps.zarr.* holds the cluster maps of another campaign"):
+        Campaign(tmp_path / "b.sqlite", factory, data, targets="top", progress=False, out=tmp_path / "maps.zarr")
