@@ -52,3 +52,33 @@ def test_region_scales_to_every_grid_and_bad_values_are_refused(session):
         filmstrip(session, "lime")
     with pytest.raises(ValueError, match="size: expected an integer"):
         filmstrip(session, "gradcam", size=0)
+
+
+def _wait_for(predicate, timeout: float = 60.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_the_widget_sends_one_filmstrip_per_selection(default_model, chelsea):
+    model, preprocess, classes = default_model
+    w = cw.CamWidget(cw.Session(model, chelsea, preprocess=preprocess, classes=classes))
+    try:
+        _wait_for(lambda: len(w.filmstrip_meta.get("layers", [])) == 67)
+        meta = w.filmstrip_meta
+        assert meta["method"] == "gradcam++" and meta["tile"] == [16, 16] and len(w.filmstrip) == 67 * 16 * 16
+        assert meta["layers"][-1] == "bn2" and max(meta["peaks"]) > 0
+        first = w.filmstrip
+        w.layer = "blocks.3"  # a new layer alone does not change any layer's map: nothing is resent
+        w.wait()
+        w.region = (2, 2, 5, 5)  # a region does: the filmstrip follows
+        _wait_for(lambda: w.filmstrip_meta.get("layer") == "blocks.3" and w.filmstrip != first)
+        w.layer = "bn2"
+        w.method = "cam"  # not arithmetic on the cache at every layer: an empty filmstrip
+        _wait_for(lambda: w.filmstrip_meta.get("method") == "cam")
+        assert w.filmstrip == b"" and w.filmstrip_meta["layers"] == []
+    finally:
+        w.close()

@@ -72,6 +72,10 @@ def test_jupyterlab_themes_and_laptop_layout(chromium_executable, root):
         nb.run(0, timeout=300)
         hosts.wait_painted(page, "bn2")
         hosts.wait_idle(page)
+        # The filmstrip: every stop of the strip shows its layer's map.
+        page.wait_for_function("() => document.querySelector('[data-testid=filmstrip]')?.dataset.drawn === '67'",
+                               timeout=60_000)
+        assert page.locator("[data-testid=layer-strip] canvas.cw-stop-thumb").count() == 67
         hosts.assert_on_one_screen(page)
         hosts.assert_readable(page, dark=False)
         hosts.shoot(page, "jupyterlab-light")
