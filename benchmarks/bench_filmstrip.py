@@ -48,7 +48,7 @@ def main() -> None:
         rows = []
         for method, region in (("gradcam++", None), ("gradcam", None), ("gradcam++", (1, 2, 4, 6))):
             strip = filmstrip(session, method, 281, region=region, region_layer="bn2")  # warm
-            t = median(lambda: filmstrip(session, method, 281, region=region, region_layer="bn2"), args.repeats)
+            t = median(lambda m=method, r=region: filmstrip(session, m, 281, region=r, region_layer="bn2"), args.repeats)
             rows.append((method, region, len(strip.layers), t))
     print(f"one no-grad forward: {t_forward * 1000:.1f} ms ({args.threads} threads)")
     for method, region, n, t in rows:

@@ -10,7 +10,7 @@ layer's peak. Methods that are not arithmetic on the cache get an empty filmstri
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import traitlets as t
@@ -30,7 +30,7 @@ class Filmstrip(Panel):
     """Every stop of the layer strip shows its layer's map."""
 
     name = "filmstrip"
-    traits = {
+    traits: ClassVar[dict[str, t.TraitType]] = {
         "filmstrip": t.Bytes(b"").tag(sync=True),
         "filmstrip_meta": t.Dict().tag(sync=True),
     }

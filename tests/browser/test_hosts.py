@@ -14,10 +14,9 @@ import json
 import shutil
 import time
 
-import pytest
-
 import hosts
 import lab
+import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -121,8 +120,8 @@ def test_notebook7(chromium_executable, root):
 
 VOILA_CELLS = [
     EXPLORE,
-    "import ipywidgets as widgets\n\nbutton = widgets.Button(description='Python: blocks.3')\n"
-    "button.on_click(lambda _: setattr(w, 'layer', 'blocks.3'))\nbutton",
+    ("import ipywidgets as widgets\n\nbutton = widgets.Button(description='Python: blocks.3')\n"
+     "button.on_click(lambda _: setattr(w, 'layer', 'blocks.3'))\nbutton"),
 ]
 
 
