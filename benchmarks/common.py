@@ -35,6 +35,18 @@ def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int = 7, 
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+def page_faults(fn: Callable[[], object], repeats: int = 5) -> int:
+    """Median minor page faults of one call of ``fn`` (fresh memory the OS had to hand over)."""
+    import resource
+
+    counts = []
+    for _ in range(repeats):
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        fn()
+        counts.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+    return int(statistics.median(counts))
+
+
 def forward_seconds(model: torch.nn.Module, x: torch.Tensor, repeats: int = 7, warmup: int = 3) -> float:
     """Median time of one no-grad forward pass: the unit every ratio is measured in."""
     model.eval()

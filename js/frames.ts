@@ -1,6 +1,9 @@
 /**
  * Latest value per animation frame: a drag produces many values; only the newest reaches the
- * kernel, at most once a frame (DESIGN §4, "latest wins", throttled at the browser edge).
+ * kernel, at most once a frame (DESIGN §4, "latest wins", throttled at the browser edge). The
+ * first value after a quiet frame goes out at once (leading edge), so a drag's first move and a
+ * discrete input never wait for a frame; values arriving within the same frame are held and the
+ * newest is sent on the next one.
  */
 export type Schedule = (fn: () => void) => void;
 
@@ -16,14 +19,16 @@ export class LatestPerFrame<T> {
     private schedule: Schedule = nextFrame,
   ) {}
 
-  /** Hold `value` as the newest; send it now (`immediate`) or on the next frame. */
+  /** Hold `value` as the newest; send it now (`immediate`, or the first in a quiet frame) or on
+   * the next frame. */
   push(value: T, immediate = false): void {
     this.held = { value };
     if (immediate) {
       this.flush();
       return;
     }
-    if (this.scheduled) return;
+    if (this.scheduled) return; // something went out this frame: the newest goes on the next
+    this.flush();
     this.scheduled = true;
     this.schedule(() => {
       this.scheduled = false;

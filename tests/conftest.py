@@ -13,7 +13,7 @@ torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
 @pytest.fixture
-def tiny_model() -> nn.Module:
+def tiny_model() -> torch.nn.Module:
     torch.manual_seed(0)
     return TinyCNN().eval()
 

@@ -52,6 +52,16 @@ def test_a_budget_of_zero_keeps_nothing_and_bad_budgets_name_themselves():
     assert SessionCache(None).budget is None and SessionCache().budget == DEFAULT_BUDGET
 
 
+def test_a_container_filled_after_it_was_stored_is_measured_again():
+    cache = SessionCache(budget=50_000)
+    store = cache.get_or_compute("results", dict)
+    cache.put("other", np.zeros(20_000, np.uint8))
+    for i in range(3):
+        store[i] = np.zeros(10_000, np.uint8)
+    assert cache.get("results") is store  # the hit measures 30 kB now, and the budget drops "other"
+    assert cache.used >= 30_000 and "other" not in cache
+
+
 def test_a_namespace_is_an_ordered_dict_inside_the_budget():
     cache = SessionCache(budget=100_000)
     store = cache.namespace("derivatives", max_items=3)

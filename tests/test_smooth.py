@@ -8,7 +8,6 @@ from torch import nn
 
 import camwidget as cw
 from camwidget.engine import hook_count, progress
-from camwidget.engine.explanation import normalise
 from camwidget.engine.methods.smooth import smoothed_derivatives
 
 SMOOTH = "smooth-gradcam++"

@@ -198,7 +198,6 @@ def test_a_lost_round_cannot_be_replayed_by_forging_the_game(inv, no_escape):
     assert [a.outcome for a in w.store.annotations()] == ["loss"]
 
 
-@pytest.mark.xfail(reason="label validation refusing lone surrogates lands with issue 9 item 6", strict=False)
 def test_a_lone_surrogate_label_is_refused_and_the_view_keeps_painting(inv, no_escape):
     w = inv
     custom(w, {"kind": "label", "cluster": 0, "text": "pointy \ud83d ears"})

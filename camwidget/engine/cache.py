@@ -13,7 +13,9 @@ needs them, so they stay for the session's life (``cache_info().forward_bytes`` 
 Several users may share one cache: a widget keeps what it derives from a session (packed atlases,
 cluster tiles) with ``session.cached(("widget", ...), compute)`` instead of a dictionary of its
 own, so one budget covers both. ``namespace(name)`` gives a dict-like view (an ``OrderedDict``
-look-alike) whose items are separate entries of the same budget.
+look-alike) whose items are separate entries of the same budget — better than storing one
+mutable dict with ``cached(name, OrderedDict)``, which works (a stored dict, list or set is
+measured again each time it is looked up) but is dropped or kept as a whole.
 """
 from __future__ import annotations
 
@@ -32,6 +34,9 @@ import torch
 DEFAULT_BUDGET = 512 * 2**20
 
 _MISSING = object()
+#: Values that callers may fill after storing them (``session.cached(name, OrderedDict)``): they
+#: are measured again on every hit, so what they grow to counts against the budget.
+_MUTABLE = (dict, list, set)
 
 
 def check_budget(budget: Any) -> int | None:
@@ -141,7 +146,14 @@ class SessionCache:
                 return default
             self.hits += 1
             self._entries.move_to_end(key)
-            return found[0]
+            value, size = found
+            if isinstance(value, _MUTABLE):  # a container its users fill in place: measure it again
+                grown = nbytes(value)
+                if grown != size:
+                    self._entries[key] = (value, grown)
+                    self._used += grown - size
+                    self._shrink(keep=key)
+            return value
 
     def put(self, key: Hashable, value: Any) -> Any:
         """Keep ``value`` under ``key`` (measured now), dropping the least recently used entries

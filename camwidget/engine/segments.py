@@ -18,6 +18,7 @@ assumes (column ``j`` of a sample switches segment ``j``).
 """
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -96,7 +97,26 @@ def cache_key(segmenter: str, n_segments: int) -> tuple:
 def of_session(session, segmenter: str = "slic", n_segments: int = 50) -> np.ndarray:
     """The session image's superpixels, computed once per session (= per image) and parameters."""
     segmenter, n_segments = check_params(segmenter, n_segments)
-    return session.cached(cache_key(segmenter, n_segments), lambda: segment(session.image, segmenter, n_segments))
+    return session.cached(cache_key(segmenter, n_segments), lambda: start(session, segmenter, n_segments).result())
+
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def start(session, segmenter: str = "slic", n_segments: int = 50) -> Future:
+    """Begin the session image's superpixels on a worker thread; ``of_session`` collects them.
+
+    SeCAM calls it before the model's forward: scikit-image's segmenters and PyTorch's kernels
+    both release the GIL, so the two run side by side on two cores.
+    """
+    global _pool
+    segmenter, n_segments = check_params(segmenter, n_segments)
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="camwidget-segments")
+    return session.cached(
+        ("segments started",) + cache_key(segmenter, n_segments)[1:],
+        lambda: _pool.submit(segment, session.image, segmenter, n_segments),
+    )
 
 
 def count(segments: np.ndarray) -> int:

@@ -10,6 +10,7 @@ by the browser. See docs/widget-protocol.md and docs/develop.md.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -23,6 +24,7 @@ import numpy as np
 import traitlets as t
 
 from ..engine import Explanation, Session
+from ..engine import targets as _targets
 from ..engine import methods as _methods
 from . import wire
 from .actions import Actions
@@ -106,7 +108,7 @@ class CamWidget(anywidget.AnyWidget, _panel_traits(PANELS)):  # type: ignore[mis
     # Browser ⇄ kernel: the selection (validated into ``selection`` before it is set).
     layer = t.Unicode("").tag(sync=True)
     method = t.Unicode("gradcam++").tag(sync=True)
-    target = t.Any(None).tag(sync=True)
+    target = t.Any(None).tag(sync=True, to_json=lambda v, _w: _targets.json_value(v))  # a Target: its class
     channels = t.Any(None).tag(sync=True)
     region = t.Any(None).tag(sync=True)
     params = t.Dict().tag(sync=True)
@@ -165,7 +167,7 @@ class CamWidget(anywidget.AnyWidget, _panel_traits(PANELS)):  # type: ignore[mis
             for kind, method_name in panel.actions.items():
                 self.actions.register(kind, getattr(panel, method_name))
         self._writable: dict[str, Callable[[Any], Any]] = {
-            **{name: (lambda v, n=name: check_view(n, v)) for name in VIEW},
+            **{name: functools.partial(check_view, name) for name in VIEW},
             **{name: check for panel in self.panels.values() for name, check in panel.writable.items()},
         }
         # Dropped without close(): the threads end with the widget (they hold no reference to it).
@@ -200,7 +202,7 @@ class CamWidget(anywidget.AnyWidget, _panel_traits(PANELS)):  # type: ignore[mis
     def explanation(self) -> Explanation | None:
         """The Explanation on screen (waits for a computation in flight, up to a minute)."""
         self.wait(60)
-        return self.panels["overlay"].explanation  # type: ignore[attr-defined, no-any-return]
+        return self.panels["overlay"].explanation  # type: ignore[attr-defined]
 
     def wait(self, timeout: float | None = 60) -> bool:
         """Block until the newest selection has been computed and every browser action handled."""
@@ -212,7 +214,10 @@ class CamWidget(anywidget.AnyWidget, _panel_traits(PANELS)):  # type: ignore[mis
             _stop(self.worker, self.actions)
             for panel in self.panels.values():
                 panel.close()
+        layout = self.__dict__.get("_trait_values", {}).get("layout")
         super().close()
+        if layout is not None:
+            layout.close()  # a DOMWidget's Layout is a widget of its own: ipywidgets keeps it otherwise
 
     def publish(self, **values: Any) -> None:
         """Set kernel-owned traits from any thread, sent to the browser as one message."""
@@ -221,9 +226,19 @@ class CamWidget(anywidget.AnyWidget, _panel_traits(PANELS)):  # type: ignore[mis
                 setattr(self, name, value)
 
     # The panels' Python API (docs/widget-protocol.md, "Actions").
+    @property
+    def faithfulness(self) -> dict:
+        """The metrics of the map on screen, ``{name: MetricResult}`` (waits for the computation)."""
+        self.wait(60)
+        return dict(self.panels["faithfulness"].results)  # type: ignore[attr-defined]
+
+    def compare(self, methods: list[str] | None = None, metrics: list[str] | None = None) -> list[dict]:
+        """Methods × metrics for the current image, target and layer, one dict per method (the panel's table)."""
+        return self.panels["faithfulness"].compare(methods, metrics)  # type: ignore[attr-defined]
+
     def clusters(self, layer: str | None = None) -> list:
         """The INV clusters of ``layer`` (default: the current one) for the current target."""
-        return self.panels["clusters"].clusters(layer)  # type: ignore[attr-defined, no-any-return]
+        return self.panels["clusters"].clusters(layer)  # type: ignore[attr-defined]
 
     def label(self, text: str, cluster: int | None = None) -> Any:
         """Record ``text`` for ``cluster`` (an index; default: the one on screen) of the current layer."""
@@ -236,11 +251,11 @@ class CamWidget(anywidget.AnyWidget, _panel_traits(PANELS)):  # type: ignore[mis
 
     def start_game(self, cluster: int | None = None, layer: str | None = None) -> dict:
         """Start a reveal round on ``cluster`` (default: the one on screen) of ``layer``."""
-        return self.panels["reveal"].start_game(cluster, layer)  # type: ignore[attr-defined, no-any-return]
+        return self.panels["reveal"].start_game(cluster, layer)  # type: ignore[attr-defined]
 
     def reveal_more(self) -> int:
         """Show the next step's share of pixels; returns the step (stays at 5)."""
-        return self.panels["reveal"].reveal_more()  # type: ignore[attr-defined, no-any-return]
+        return self.panels["reveal"].reveal_more()  # type: ignore[attr-defined]
 
     def guess(self, guess: int | str, text: str) -> Any:
         """Guess the class (index or name) and say what you see: win or loss, recorded."""
@@ -252,7 +267,7 @@ class CamWidget(anywidget.AnyWidget, _panel_traits(PANELS)):  # type: ignore[mis
 
     def reveal_mask(self, step: int | None = None) -> np.ndarray:
         """The boolean display-size mask of the pixels shown at ``step`` (default: the current one)."""
-        return self.panels["reveal"].reveal_mask(step)  # type: ignore[attr-defined, no-any-return]
+        return self.panels["reveal"].reveal_mask(step)  # type: ignore[attr-defined]
 
     def end_game(self) -> None:
         """Close the reveal round."""

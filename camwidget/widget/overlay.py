@@ -124,12 +124,12 @@ def describe(e: Explanation, method_label: str, session: Session) -> str:
     parts = [method_label]
     if info is not None:
         parts.append(f"{info.name} {'×'.join(map(str, info.shape))}")
-    parts.append(f"{e.class_name} (#{e.target})")
+    parts.append(str(e.class_name) if e.target is None else f"{e.class_name} (#{e.target})")  # a custom score: its name
     if e.channels is not None and info is not None:
         parts.append(f"{len(e.channels)} of {info.shape[0]} feature maps")
     if e.region is not None:
         r0, c0, r1, c1 = e.region
         parts.append(f"region rows {r0}–{r1 - 1}, cols {c0}–{c1 - 1}")
     if e.blank:
-        parts.append("blank map (nothing positive)")
+        parts.append(f"blank map: {e.blank_reason}" if e.blank_reason else "blank map (nothing positive)")
     return " · ".join(parts)

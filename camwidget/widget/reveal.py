@@ -16,7 +16,7 @@ k``), ``w.guess(class_, text)``, ``w.give_up(text)``, ``w.reveal_mask()``.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import traitlets as t
@@ -56,7 +56,7 @@ class RevealGame(Panel):
 
     @property
     def _clusters(self) -> Clusters:
-        return self.widget.panels["clusters"]  # type: ignore[no-any-return]
+        return cast(Clusters, self.widget.panels["clusters"])
 
     # ---- Python API ------------------------------------------------------------------------------
     def start_game(self, cluster: int | None = None, layer: str | None = None) -> dict:
@@ -74,7 +74,6 @@ class RevealGame(Panel):
                 "cluster": chosen.index,
                 "cluster_id": chosen.id,
                 "weight": round(float(chosen.weight), 3),
-                "target": int(chosen.target),
                 "shape": list(values.shape),
                 "percent": list(wire.REVEAL_PERCENT),
                 "choices": top,

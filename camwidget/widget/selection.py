@@ -115,7 +115,7 @@ class Selection:
     @property
     def key(self) -> str:
         """What identifies an answer (equal keys, equal explanations)."""
-        return json.dumps(self.traits(), sort_keys=True, default=str)
+        return json.dumps(self.traits(), sort_keys=True, default=lambda v: f"{v!r}#{hash(v)}")  # a Target: by value
 
     @property
     def seed(self) -> int:
@@ -150,12 +150,17 @@ def check_method(value: Any) -> str:
     return _methods.get(value).name
 
 
-def check_target(session: Session, value: Any) -> int:
+def check_target(session: Session, value: Any) -> Any:
     if _integral(value):
         value = int(value)
     elif isinstance(value, (float, np.floating)):
         raise TypeError(f"target: expected a class index (int), a class name or None, got {value!r}")
-    return session.resolve_target(value)
+    if value is not None and not isinstance(value, (int, str)):
+        raise TypeError(f"target: the widget explains one class: an index, a name or None, got {value!r}")
+    resolved = session.resolve_target(value)
+    if not isinstance(resolved, int):
+        raise TypeError(f"target: the widget explains one class: an index, a name or None, got {value!r}")
+    return resolved
 
 
 def check_params(method: str, value: Any) -> dict[str, Any]:

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Protocol
 
 from ..engine import Explanation, Session
+from ..engine import gradients as _gradients
+from ..engine import methods as _methods
 from ..engine import progress as _progress
 from .selection import Selection
 
@@ -159,6 +161,7 @@ class Worker:
         return self._pending is not None or self._closed
 
     def wait_still(self, seconds: float) -> bool:
+        self._finish_gradients()  # the idle time first finishes the shown target's other layers
         with self._cond:
             self._cond.wait_for(self.superseded, seconds)
         return not self.superseded()
@@ -234,6 +237,25 @@ class Worker:
                 self._shown_key = None
                 return
             subscriber.on_answer(answer, job)
+        self._finish_gradients()
+
+    def _finish_gradients(self) -> None:
+        """After an answer of a gradient method, every other layer's gradients of its target, in
+        one backward (``Session.prefetch_gradients``), so the next layer step is arithmetic. A newer
+        request cancels it between two layers (what was finished stays); it sets no busy state."""
+        e = self._shown
+        if e is None or e.target is None or self.superseded() or not _methods.get(e.method).needs_graph:
+            return
+        with self._lock:
+            if not _gradients.pending(self._session, e.target):
+                return
+            try:
+                with _progress.reporting(None, cancelled=self.superseded):
+                    self._session.prefetch_gradients(e.target)
+            except _progress.Cancelled:
+                pass
+            except ValueError:  # a layer's gradient refused (not finite, …): reported when asked for
+                log.debug("camwidget: background gradients of target %s stopped", e.target, exc_info=True)
 
     def _alive(self) -> list[Any]:
         return [s for s in (ref() for ref in self._subscribers) if s is not None]

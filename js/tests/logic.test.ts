@@ -141,3 +141,24 @@ test("pickers: targets by index or name, params coerced from the schema", () => 
   assert.equal(coerceParam({ type: "choice", choices: ["slic", "quickshift"] }, "quickshift"), "quickshift");
   assert.equal(coerceParam({ type: "choice", choices: ["slic"] }, "nope"), undefined);
 });
+
+test("latest per frame: the first value of a quiet frame goes at once, then one (the newest) a frame", async () => {
+  const { LatestPerFrame } = await import("../frames");
+  const sent: number[] = [];
+  const frames: Array<() => void> = [];
+  const throttle = new LatestPerFrame<number>((v) => sent.push(v), (fn) => frames.push(fn));
+  throttle.push(1);
+  assert.deepEqual(sent, [1]); // a drag's first move does not wait for a frame
+  throttle.push(2);
+  throttle.push(3);
+  assert.deepEqual(sent, [1]);
+  assert.ok(throttle.waiting);
+  frames.shift()!();
+  assert.deepEqual(sent, [1, 3]); // only the newest of that frame
+  frames.splice(0).forEach((fn) => fn());
+  throttle.push(4); // a quiet frame again: at once
+  assert.deepEqual(sent, [1, 3, 4]);
+  throttle.push(5, true); // discrete inputs always go at once
+  assert.deepEqual(sent, [1, 3, 4, 5]);
+  assert.equal(throttle.waiting, false);
+});

@@ -12,7 +12,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import pytest
 from label_fakes import FakeSession
 
 from camwidget.labels import LabelStore

@@ -72,6 +72,10 @@ class MethodSpec:
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
     default_layer: Callable[[Any], str] | None = None
     description: str = ""
+    #: False: the method needs no gradient of the session's forward (a new session then runs a
+    #: forward without autograd graph); ``prepare(session, params)`` runs first, before it.
+    needs_graph: bool = True
+    prepare: Callable[[Any, dict[str, Any]], None] | None = None
 
     def resolve_layer(self, session, layer: str | None) -> LayerInfo:
         if layer is None and self.default_layer is not None:

@@ -35,7 +35,7 @@ from typing import Any, Callable
 
 import torch
 
-from .. import progress
+from .. import folding, progress, targets
 from ..guards import check_gradients
 from . import MethodSpec, Result, register, weighted_sum
 from .gradcam import gradcampp_weights
@@ -49,6 +49,11 @@ DEFAULT_BATCH_SIZE = 16
 #: (0.29 s per copy against 0.38, resnet50 on 2 cores); it changes the convolutions' rounding
 #: (1.6e-7 relative). A single copy stays contiguous, so n = 1, σ = 0 is Grad-CAM++ bit for bit.
 MEMORY_FORMAT = torch.channels_last
+#: Batches of more than one copy run through a copy of the model with each batch norm folded into
+#: the convolution before it (``engine.folding``; about 1e-6 relative rounding, like channels_last).
+#: Measured on resnet50, batch 16, channels_last, 2 cores: 9.7 s against 12.0 s per batch (a loaded
+#: machine; the ratio is what counts). A single copy runs the model itself.
+FOLD = True
 #: Smoothed derivatives kept per session (each holds three float64 tensors per layer).
 _KEPT = 4
 
@@ -133,7 +138,7 @@ def smoothed_derivatives(
     check_noise(n, sigma, batch_size)
     sigma = default_sigma(session.input) if sigma is None else float(sigma)
     store = _lru(session, "smooth-gradcam++ derivatives")
-    key = (int(target), int(n), sigma, int(seed))
+    key = (target, int(n), sigma, int(seed))
     cached = store.get(key)
     wanted = session.layer_info(layer).name if layer is not None else None
     if cached is not None and (wanted in cached if wanted else len(cached) == len(session.layers)):
@@ -147,10 +152,11 @@ def smoothed_derivatives(
 
     sums: dict[str, list[torch.Tensor]] = {}
     for done, batch in noisy_batches(session.input, n, sigma, seed, batch_size):
-        logits, captured = session.forward_batch(batch, names, from_input=False)
+        twin = folding.folded(session.model, session.input, keep=names) if FOLD and len(batch) > 1 else None
+        logits, captured = session.forward_batch(batch, names, from_input=False, model=twin)
         activations = [captured[name] for name in names]
         with torch.enable_grad(), torch.inference_mode(False):
-            grads = torch.autograd.grad(logits[:, target].sum(), activations, allow_unused=True)
+            grads = torch.autograd.grad(targets.scores(logits, target).sum(), activations, allow_unused=True)
         del logits, captured
         for name, g, a in zip(names, grads, activations):
             if name not in sums:
@@ -197,6 +203,7 @@ def _smooth_gradcampp(session, layer, target, channels, region, n, sigma, seed, 
 register(MethodSpec(
     "smooth-gradcam++", "Smooth Grad-CAM++", _smooth_gradcampp,
     params=NOISE_PARAMS,
+    needs_graph=False,  # the clean image's activations only; the noisy passes record their own graphs
     description="Omeiza et al. 2019: Grad-CAM++ from 1st/2nd/3rd derivatives averaged over n noisy "
                 "copies of the input (α numerator D2, as Grad-CAM++ implies; the paper prints D1).",
 ))

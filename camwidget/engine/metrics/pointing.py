@@ -2,7 +2,8 @@
 
 Both read the map upsampled to the *image* (H × W of ``session.image``) and normalised, and an
 object given as a box ``(row0, col0, row1, col1)`` — half-open image pixels, the order camwidget's
-regions use — or a boolean H × W mask.
+regions and the data sets' items (``cw.samples.dataset("objects")``, ``Item.box``) use — or a
+boolean H × W mask.
 
 - **pointing game**: a hit (1.0) when the map's maximum (the first, in row-major order) lies
   within ``tolerance`` pixels of the object: some object pixel at distance² < tolerance²
