@@ -2,7 +2,8 @@
 import { mapsPanel } from "./channel_grid";
 import { clustersPanel } from "./clusters";
 import { faithfulnessPanel } from "./faithfulness";
+import { filmstripPanel } from "./filmstrip";
 import type { PanelFactory } from "./panel";
 import { revealPanel } from "./reveal";
 
-export const PANELS: PanelFactory[] = [revealPanel, mapsPanel, clustersPanel, faithfulnessPanel];
+export const PANELS: PanelFactory[] = [revealPanel, mapsPanel, clustersPanel, faithfulnessPanel, filmstripPanel];

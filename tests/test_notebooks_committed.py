@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
-
 from notebook_runner import NOTEBOOKS, run_notebook
 
 spec = importlib.util.spec_from_file_location("refresh", NOTEBOOKS / "refresh.py")

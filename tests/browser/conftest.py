@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-import lab  # noqa: E402
+import lab
 
 
 @pytest.fixture(scope="session")

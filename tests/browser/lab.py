@@ -17,8 +17,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import nbformat
 
@@ -66,7 +66,7 @@ def serve(name: str, cmd: list[str], root: Path, ready: str, env: dict[str, str]
 
     Its output goes to ``root/.<name>.log``, quoted when it does not start."""
     log_path = root / f".{name}.log"
-    log = open(log_path, "w")
+    log = open(log_path, "w")  # noqa: SIM115 - closed in the finally below, after the server stopped
     proc = subprocess.Popen(cmd, cwd=root, env=env or kernel_env(), stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + timeout

@@ -14,10 +14,9 @@ import json
 import shutil
 import time
 
-import pytest
-
 import hosts
 import lab
+import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -72,6 +71,10 @@ def test_jupyterlab_themes_and_laptop_layout(chromium_executable, root):
         nb.run(0, timeout=300)
         hosts.wait_painted(page, "bn2")
         hosts.wait_idle(page)
+        # The filmstrip: every stop of the strip shows its layer's map.
+        page.wait_for_function("() => document.querySelector('[data-testid=filmstrip]')?.dataset.drawn === '67'",
+                               timeout=60_000)
+        assert page.locator("[data-testid=layer-strip] canvas.cw-stop-thumb").count() == 67
         hosts.assert_on_one_screen(page)
         hosts.assert_readable(page, dark=False)
         hosts.shoot(page, "jupyterlab-light")
@@ -117,8 +120,8 @@ def test_notebook7(chromium_executable, root):
 
 VOILA_CELLS = [
     EXPLORE,
-    "import ipywidgets as widgets\n\nbutton = widgets.Button(description='Python: blocks.3')\n"
-    "button.on_click(lambda _: setattr(w, 'layer', 'blocks.3'))\nbutton",
+    ("import ipywidgets as widgets\n\nbutton = widgets.Button(description='Python: blocks.3')\n"
+     "button.on_click(lambda _: setattr(w, 'layer', 'blocks.3'))\nbutton"),
 ]
 
 

@@ -1,0 +1,118 @@
+"""The whole network at a glance: one small map per selectable layer for the same selection.
+
+After the one forward and the one backward of a ``Session`` every layer's activations and
+gradients are cached, so a gradient method's map at *every* layer is arithmetic on that cache —
+no further pass of the model. ``filmstrip(session, "gradcam++", target=281)`` returns each layer's
+map (ReLU'd, float32), resized to a common thumbnail size, in depth order.
+
+The selection carries over from the layer it was made on: a ``region`` (on ``region_layer``'s
+grid) is rescaled to each layer's grid (the same fraction of the image, at least one cell);
+``channels`` index one layer's feature maps only, so they apply on ``channels_layer`` and every
+other layer uses all of its feature maps.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .methods import weighted_sum
+from .subsets import channel_index, region_mask
+
+#: Methods whose map at any layer is arithmetic on the cached activations and gradients.
+CACHED_METHODS = (
+    "gradcam", "gradcam++", "xgradcam", "layercam", "hirescam", "gradcam-elementwise", "eigengradcam",
+)
+#: A thumbnail's side in pixels.
+THUMB = 16
+
+
+@dataclass(frozen=True)
+class Filmstrip:
+    """Every layer's map for one selection: ``maps`` is L × size × size float32 (depth order)."""
+
+    layers: list[str]
+    maps: np.ndarray
+    method: str
+    target: int
+    blank: list[bool]
+
+
+def scale_region(region: Sequence[int], source: tuple[int, int], grid: tuple[int, int]) -> tuple[int, int, int, int]:
+    """A half-open ``(row0, col0, row1, col1)`` on the ``source`` grid → the same part of ``grid``."""
+    r0, c0, r1, c1 = (int(v) for v in region)
+    (sh, sw), (h, w) = source, grid
+    rows = int(np.floor(r0 * h / sh)), int(np.ceil(r1 * h / sh))
+    cols = int(np.floor(c0 * w / sw)), int(np.ceil(c1 * w / sw))
+    row0, col0 = min(rows[0], h - 1), min(cols[0], w - 1)
+    return row0, col0, max(rows[1], row0 + 1), max(cols[1], col0 + 1)
+
+
+def filmstrip(
+    session: Any,
+    method: str = "gradcam++",
+    target: int | str | None = None,
+    *,
+    region: Sequence[int] | None = None,
+    region_layer: str | None = None,
+    channels: Sequence[int] | None = None,
+    channels_layer: str | None = None,
+    layers: Sequence[str] | None = None,
+    size: int = THUMB,
+) -> Filmstrip:
+    """Each layer's ``method`` map for ``target`` (default: the top class), as size × size thumbnails.
+
+    ``method`` is one of :data:`CACHED_METHODS`; ``layers`` defaults to every selectable layer.
+    """
+    if method not in CACHED_METHODS:
+        raise ValueError(f"method: {method!r} has no filmstrip (it is not arithmetic on the cache); valid: {', '.join(CACHED_METHODS)}")
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 64:
+        raise ValueError(f"size: expected an integer from 1 to 64, got {size!r}")
+    infos = [session.layer_info(name) for name in layers] if layers is not None else list(session.layers)
+    source = session.layer_info(region_layer).grid if region is not None else None
+    names, thumbs, blank = [], [], []
+    for info in infos:
+        r = None if region is None else scale_region(region, source, info.grid)
+        subset = channels if channels is not None and info.name == channels_layer else None
+        if method == "gradcam++":
+            target = session.resolve_target(target)
+            values = _gradcampp_map(session, info, target, subset, r)
+            is_blank = not bool((values > 0).any())
+        else:
+            e = session.explain(method, layer=info.name, target=target, channels=subset, region=r)
+            values, is_blank, target = torch.from_numpy(np.ascontiguousarray(e.map, dtype=np.float32)), bool(e.blank), e.target
+        t = values.float()[None, None]
+        # Area-average when shrinking (a 112 × 112 map), bilinear when growing (7 × 7).
+        mode = "area" if t.shape[-1] >= size and t.shape[-2] >= size else "bilinear"
+        kw = {"align_corners": False} if mode == "bilinear" else {}
+        thumbs.append(F.interpolate(t, size=(size, size), mode=mode, **kw)[0, 0])
+        names.append(info.name)
+        blank.append(is_blank)
+    maps = torch.stack(thumbs).numpy() if thumbs else np.zeros((0, size, size), np.float32)
+    return Filmstrip(layers=names, maps=maps, method=method, target=int(target) if target is not None else -1, blank=blank)
+
+
+def _gradcampp_map(session: Any, info: Any, target: int, channels: Sequence[int] | None, region: Any) -> torch.Tensor:
+    """Grad-CAM++ at one layer in float32 through the identity α·ReLU(g) = ReLU(g) / (2 + S_k·g).
+
+    With D2 = g² and D3 = g³, α = g² / (2g² + S_k g³) = 1 / (2 + S_k g) wherever g ≠ 0 (S_k = Σ A_k),
+    and α = 0 where g = 0 or the denominator vanishes — the engine's formula (methods/gradcam.py),
+    which computes it in float64 with the powers spelled out; here no powers and no float64, which
+    is what makes every layer's map cheap. tests/test_filmstrip.py checks both agree.
+    """
+    activations = session.activations(info.name)
+    g = session.gradients(info.name, target)
+    total = activations.sum(dim=(1, 2), keepdim=True)
+    denominator = 2 + total * g
+    positive = (g > 0) & (denominator != 0)
+    contributions = torch.where(positive, g / torch.where(positive, denominator, torch.ones_like(denominator)), torch.zeros_like(g))
+    if region is None:
+        weights = contributions.sum(dim=(1, 2))
+    else:
+        weights = contributions[:, region_mask(region, info.grid)].sum(dim=1)
+    index = channel_index(channels, info.channels) if channels is not None else None
+    return weighted_sum(activations, weights, index)
