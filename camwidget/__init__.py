@@ -1,9 +1,9 @@
 """camwidget: explore why a CNN image classifier decided what it did, live in a notebook."""
 from . import images, models, samples
-from .engine import Explanation, LayerInfo, Session, methods
+from .engine import Explanation, LayerInfo, Session, methods, targets
 from .engine import metrics
 
-__all__ = ["Explanation", "LayerInfo", "Session", "images", "methods", "metrics", "models", "samples"]
+__all__ = ["Explanation", "LayerInfo", "Session", "images", "methods", "metrics", "models", "samples", "targets"]
 __version__ = "0.1.0"
 
 

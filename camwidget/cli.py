@@ -55,18 +55,19 @@ def main(argv: list[str] | None = None) -> int:
     explain.add_argument("--layer", default=None, help="a layer name from 'camwidget layers' (default: the method's)")
     explain.add_argument("--target", default=None, help="class index or name (default: the top class)")
     explain.add_argument("--out", default="explanation.png", help="a .png (overlay) or .npz (arrays) path")
-    sub.add_parser("demo", help="open JupyterLab on the quickstart notebook",
-                   description="Open JupyterLab on notebooks/quickstart.ipynb.")
-    from . import evaluate_cli
+    from . import demo, evaluate_cli
+    from .datasets.commands import register as register_datasets
 
+    demo.add_arguments(sub.add_parser("demo", help="open JupyterLab on the example notebooks",
+                                      description="Copy the example notebooks to a folder and open JupyterLab on quickstart.ipynb."))
     evaluate_cli.register(sub)
+    dataset_commands = register_datasets(sub)  # explain-dataset, evaluate-dataset, campaign
     args = parser.parse_args(argv)
+    if args.command in dataset_commands:
+        return dataset_commands[args.command](args)
 
     if args.command == "demo":
-        import subprocess
-
-        notebook = Path(__file__).resolve().parents[1] / "notebooks" / "quickstart.ipynb"
-        return subprocess.call([sys.executable, "-m", "jupyterlab", str(notebook)])
+        return demo.main(args)
     try:
         if hasattr(args, "run"):  # a subcommand in a module of its own
             return args.run(args)

@@ -3,8 +3,8 @@ import { LatestPerFrame, nextFrame, type Schedule } from "./frames";
 // grouped by block (the block's name once, above its stops; each stop its short name and output
 // shape). Drag along it (pointer events, one commit per animation frame at most) or step with the
 // arrow keys / PageUp / PageDown / Home / End. The caption above the strip names the current stop
-// in full (or the hovered one). The keys the strip handles stop there, so a host (Notebook 7,
-// JupyterLab's command mode) does not also act on them; Escape is left to the host.
+// in full (or the hovered one). The keys the strip handles stay there, so a host (Notebook 7,
+// JupyterLab's command mode) does not also act on them; Escape leaves the widget.
 import type { LayerEntry } from "./types";
 
 /** Index of the stop under `x` given each stop's [left, right) span; clamps to the ends. */
@@ -111,6 +111,10 @@ export class LayerStrip {
     this.el.setAttribute("role", "slider");
     this.el.setAttribute("aria-label", "Layer");
     this.el.tabIndex = 0;
+    // Lumino hosts (Notebook 7; JupyterLab when it listens in the capture phase) match their
+    // shortcuts before the strip sees the key; this attribute tells them not to while the strip
+    // has focus. Escape is handled below, so the user can still leave.
+    this.el.setAttribute("data-lm-suppress-shortcuts", "true");
     this.caption = doc.createElement("div");
     this.caption.className = "cw-strip-caption";
     this.caption.setAttribute("data-testid", "layer-caption");

@@ -80,7 +80,7 @@ export class MethodPicker {
       wrap.className = "cw-param";
       const text = doc.createElement("span");
       text.textContent = spec.label ?? name;
-      if (spec.help) wrap.title = spec.help;
+      if (typeof spec.limit === "number") wrap.title = `up to ${spec.limit} (the kernel refuses more unless raised)`;
       const value = name in this.params ? this.params[name] : spec.default;
       let control: HTMLInputElement | HTMLSelectElement;
       if (spec.choices && spec.choices.length) {
@@ -104,7 +104,7 @@ export class MethodPicker {
         input.type = numeric ? "number" : "text";
         if (typeof spec.min === "number") input.min = String(spec.min);
         if (typeof spec.max === "number") input.max = String(spec.max);
-        input.step = spec.step !== undefined ? String(spec.step) : spec.type === "int" ? "1" : "any";
+        input.step = spec.type === "int" ? "1" : "any";
         input.value = value === undefined || value === null ? "" : String(value);
         control = input;
       }

@@ -22,16 +22,16 @@ export interface LayerEntry {
 /** Region in the layer's h×w grid: [row0, col0, row1, col1], half-open. */
 export type Region = [number, number, number, number];
 
+/** One parameter's schema, exactly as `camwidget.engine.methods` emits it (tests/test_widget_shared.py checks). */
 export interface ParamSchema {
-  type?: string; // "int" | "float" | "bool" | "str" | "choice"
+  type?: "int" | "float" | "bool" | "choice";
   default?: unknown;
   min?: number;
   max?: number;
-  step?: number;
+  limit?: number; // a soft upper bound: the kernel refuses more unless raised with raise_limit()
   choices?: unknown[];
   nullable?: boolean;
   label?: string;
-  help?: string;
 }
 
 export interface MethodEntry {
@@ -59,6 +59,9 @@ export interface HeatmapMeta {
   mask_shape?: number[];
   compute_ms?: number;
   kernel_ms?: number;
+  partial?: boolean; // a slow method's result so far (Smooth Grad-CAM++ after a batch)
+  done?: number;
+  total?: number;
 }
 
 export interface AtlasMeta {

@@ -234,7 +234,10 @@ def test_road_equals_pytorch_grad_cams_at_the_same_percentiles(real, gradcam_bn2
     """Same noise: pytorch-grad-cam draws it from the global RNG, ours from a generator seeded
     with ``seed`` for each imputed image, so seeding the global RNG before each of its calls
     reproduces ours."""
-    from pytorch_grad_cam.metrics.road import ROADLeastRelevantFirst, ROADMostRelevantFirst
+    from pytorch_grad_cam.metrics.road import (
+        ROADLeastRelevantFirst,
+        ROADMostRelevantFirst,
+    )
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputSoftmaxTarget
 
     peer = ROADMostRelevantFirst if order == "morf" else ROADLeastRelevantFirst
@@ -248,3 +251,76 @@ def test_road_equals_pytorch_grad_cams_at_the_same_percentiles(real, gradcam_bn2
     ours = real.evaluate(gradcam_bn2, [f"road-{order}"], percentiles=percentiles, seed=0)[f"road-{order}"]
     np.testing.assert_allclose(ours.curve.y, theirs, atol=1e-4)
     assert abs(ours.value - float(np.mean(theirs))) < 1e-4
+
+
+# ---- vision transformers and segmentation (random weights: no offline weights for them) ----------
+def _vit_reshape(grid: int, prefix: int = 1):
+    """pytorch-grad-cam's documented ``reshape_transform`` for ViTs."""
+    def reshape_transform(tensor):
+        result = tensor[:, prefix:, :].reshape(tensor.size(0), grid, grid, tensor.size(2))
+        return result.transpose(2, 3).transpose(1, 2)
+    return reshape_transform
+
+
+def _vit(name):
+    torch.manual_seed(0)
+    if name == "vit_b_16":
+        import torchvision
+
+        model = torchvision.models.vit_b_16(weights=None)
+        torch.nn.init.normal_(model.heads.head.weight, std=0.02)  # torchvision zero-initialises the head
+        return model.eval(), "encoder.layers.encoder_layer_{}", lambda m, i: m.encoder.layers[i]
+    import timm
+
+    model = timm.create_model("vit_tiny_patch16_224", pretrained=False)
+    torch.nn.init.normal_(model.head.weight, std=0.02)
+    return model.eval(), "blocks.{}", lambda m, i: m.blocks[i]
+
+
+@pytest.mark.parametrize("name", ["vit_b_16", "vit_tiny_patch16_224"])
+def test_vit_gradcam_agrees_with_pytorch_grad_cams_reshape_transform(name, chelsea):
+    import pytorch_grad_cam
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    model, pattern, block = _vit(name)
+    session = cw.Session(model, chelsea)
+    target = session.resolve_target(None)
+    assert session.default_layer == pattern.format(10)  # the last block's map is blank: not the default
+    for index in (10, 11):
+        with pytorch_grad_cam.GradCAM(model=model, target_layers=[block(model, index)],
+                                      reshape_transform=_vit_reshape(14)) as cam:
+            theirs = cam(input_tensor=session.input.clone(), targets=[ClassifierOutputTarget(target)])[0]
+        ours = session.explain("gradcam", layer=pattern.format(index), target=target)
+        if index == 10:
+            assert not ours.blank and _corr(ours.upsampled(theirs.shape), theirs) >= 0.999
+        else:  # only the class token reaches the head: every patch gradient is exactly zero, theirs too
+            assert ours.blank and "prefix (class) token" in ours.blank_reason
+            assert not theirs.any()
+
+
+def test_segmentation_target_agrees_with_pytorch_grad_cams_semantic_segmentation_target(chelsea):
+    import torchvision
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import SemanticSegmentationTarget
+
+    from camwidget.models import Preprocess
+
+    torch.manual_seed(0)
+    model = torchvision.models.segmentation.fcn_resnet50(weights=None, weights_backbone=None).eval()
+    session = cw.Session(model, chelsea, preprocess=Preprocess(size=(128, 128)))
+    target = session.resolve_target(None)  # the top class over the pixels predicted as it
+    assert isinstance(target, cw.engine.targets.SegmentationTarget) and target.index == session.top(1)[0][0]
+
+    class Out(torch.nn.Module):  # pytorch-grad-cam's tutorial wrapper: the "out" tensor of the dict
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, x):
+            return self.model(x)["out"]
+
+    with GradCAM(model=Out(model), target_layers=[model.backbone.layer4]) as cam:
+        theirs = cam(input_tensor=session.input.clone(),
+                     targets=[SemanticSegmentationTarget(target.index, target.mask.float().numpy())])[0]
+    ours = session.explain("gradcam", layer="backbone.layer4", target=target)
+    assert _corr(ours.upsampled(theirs.shape), theirs) >= 0.999

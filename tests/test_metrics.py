@@ -80,9 +80,8 @@ def test_the_blur_baseline_of_insertion(tiny_session):
 def test_a_cancelled_evaluation_caches_no_result(counted):
     session, calls = counted
     e = session.explain("gradcam", layer="features")
-    with pytest.raises(progress.Cancelled):
-        with progress.reporting(None, cancelled=lambda: len(calls) >= 1):
-            session.evaluate(e, ["deletion"], steps=16, batch_size=4)
+    with pytest.raises(progress.Cancelled), progress.reporting(None, cancelled=lambda: len(calls) >= 1):
+        session.evaluate(e, ["deletion"], steps=16, batch_size=4)
     assert len(calls) == 1
     calls.clear()
     session.evaluate(e, ["deletion"], steps=16, batch_size=4)
@@ -140,6 +139,9 @@ def test_pointing_game_tolerance_and_energy(tiny_session):
     assert cw.metrics.pointing_game(tiny_session, e, box=(20, 20, 30, 30), tolerance=15).value == 1.0
     assert cw.metrics.pointing_game(tiny_session, e, box=(20, 20, 30, 30), tolerance=5).value == 0.0
     assert cw.metrics.pointing_game(tiny_session, e, box=(5, 5, 12, 12), tolerance=0.5).value == 1.0
+    corner = _peaked(tiny_session, 5, 30)  # row 5, column 30; boxes are (x0, y0, x1, y1)
+    assert cw.metrics.pointing_game(tiny_session, corner, box=(28, 0, 34, 8), tolerance=1).value == 1.0
+    assert cw.metrics.pointing_game(tiny_session, corner, box=(0, 28, 8, 32), tolerance=1).value == 0.0
     energy = cw.metrics.energy_pointing_game(tiny_session, e, box=(5, 5, 15, 15))
     saliency = e.upsampled()
     assert energy.value == pytest.approx(saliency[5:15, 5:15].sum() / saliency.sum(), rel=1e-6)

@@ -143,9 +143,9 @@ def test_perturbation_methods_refuse_a_region(tiny_session, method):
 @pytest.mark.parametrize("method, params", [("scorecam", {}), ("sscam", {"n": 2}), ("ablationcam", {})])
 def test_a_newer_request_cancels_between_batches_and_nothing_is_cached(tiny_session, method, params, monkeypatch):
     seen = []
-    with pytest.raises(progress.Cancelled):
-        with progress.reporting(lambda done, total, _: seen.append(done), cancelled=lambda: len(seen) >= 1):
-            tiny_session.explain(method, layer=LAYER, target=1, batch_size=4, **params)
+    with pytest.raises(progress.Cancelled), \
+            progress.reporting(lambda done, total, _: seen.append(done), cancelled=lambda: len(seen) >= 1):
+        tiny_session.explain(method, layer=LAYER, target=1, batch_size=4, **params)
     assert seen == [4]
     counts = []
     for session in (cw.Session(tiny_session.model, tiny_session.image, preprocess=tiny_session.preprocess), tiny_session):

@@ -488,7 +488,7 @@ def test_quickstart_notebook_runs(monkeypatch):
             assert out.get("output_type") != "error", out
             assert out.get("name") != "stderr", out.get("text")
     printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
-    assert "gradcam blocks.5 281 tabby (2, 2, 5, 5) (7, 7)" in printed
+    assert "gradcam++ bn2 281 tabby (1, 2, 4, 6) (7, 7) not blank" in printed
 
 
 def test_colormaps_match_the_frontend_tables():

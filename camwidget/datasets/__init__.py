@@ -12,7 +12,7 @@ from .explain import explain_dataset
 from .items import Item, ItemError, ItemSource, as_items
 from .results import Results, open_results
 
-__all__ = ["Campaign", "Evaluation", "evaluate_dataset", "Item", "ItemError", "ItemSource", "Results", "as_items", "explain_dataset", "open_results"]
+__all__ = ["Campaign", "Evaluation", "Item", "ItemError", "ItemSource", "Results", "as_items", "evaluate_dataset", "explain_dataset", "open_results"]
 
 
 def __getattr__(name: str):

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 from sqlalchemy import insert, select
@@ -127,7 +128,7 @@ class Campaign:
             out = (self.store.path.parent / f"campaign-{name}.zarr") if self.store.path else Path(f"campaign-{name}.zarr")
         wanted = {"ids": ids_digest(self.source.ids), "layers": None if layers is None else list(layers),
                   "classes": None if classes is None else [str(c) for c in classes], "seed": int(seed),
-                  "targets": targets_.describe(targets)}
+                  "targets": targets_.describe(targets), "rounds_per_cluster": rounds_per_cluster}
         spec = self._stored_spec()
         if spec is not None:
             differ = [k for k, v in wanted.items() if spec["wanted"].get(k) != v]
@@ -146,6 +147,34 @@ class Campaign:
         self.book = RoundBook(self.engine, self.store.dialect, name, rounds_per_cluster, lease_s)
         self.rounds_per_cluster = rounds_per_cluster
 
+    @classmethod
+    def open(cls, store: Any, name: str = "campaign", dataset: Any = None, lease_s: float = 600.0) -> Campaign:
+        """A created campaign from the database alone (status, report); ``dataset`` is needed
+        only to play rounds (their images)."""
+        self = cls.__new__(cls)
+        self._owns_store = not isinstance(store, LabelStore)
+        self.store = LabelStore(store) if self._owns_store else store
+        self.name = name
+        self.engine = open_engine(self.store.url, self.store.path)
+        with self.engine.connect().execution_options(camwidget_write=True) as connection, connection.begin():
+            cs.create(connection, self.store.dialect)
+        spec = self._stored_spec()
+        if spec is None:
+            with self.engine.connect() as connection:
+                found = connection.execute(select(cs.campaigns.c.name)).scalars().all()
+            self.close()
+            raise ValueError(f"name: no campaign {name!r} in {self.store!r}; campaigns: {', '.join(found) or 'none'}")
+        self.source = None if dataset is None else as_items(dataset)
+        if self.source is not None and ids_digest(self.source.ids) != spec["wanted"]["ids"]:
+            raise ValueError(f"dataset: not the dataset campaign {name!r} was created on (its item ids differ)")
+        self.out, self.spec = spec["out"], spec
+        self.model_fingerprint = spec["model"]
+        self.layers = [n for n, _s, _d in spec["layers"]]
+        self.class_names = spec["class_names"]
+        self.rounds_per_cluster = int(spec["wanted"]["rounds_per_cluster"])
+        self.book = RoundBook(self.engine, self.store.dialect, name, self.rounds_per_cluster, lease_s)
+        return self
+
     # ---- precomputation ---------------------------------------------------------------------
     def _stored_spec(self) -> dict | None:
         with self.engine.connect() as connection:
@@ -155,7 +184,7 @@ class Campaign:
     def _computed(self) -> bool:
         try:
             return not ResultsStore(self.out).pending_units()
-        except Exception:  # no store yet, or an unfinished creation
+        except Exception:  # noqa: BLE001 - no store yet, or an unfinished creation
             return False
 
     def _precompute(self, factory, wanted, classes, targets, seed, batch_size, on_error, progress, client, workers):
@@ -272,6 +301,8 @@ class Campaign:
         return pandas_module().DataFrame([{k: r[k] for k in columns} for r in rows], columns=columns)
 
     def _round(self, row: dict, annotator: str) -> Round:
+        if self.source is None:
+            raise ValueError("dataset: this campaign was opened without its dataset; Campaign.open(..., dataset=...) to play")
         item = self.source.item(row["item_index"])
         group = zarr_module().open_group(self.out, mode="r")
         raw = np.asarray(group[f"clusters/{row['layer']}"][row["item_index"], row["cluster_index"]])
@@ -303,7 +334,7 @@ class Campaign:
 
     def widget(self, annotator: str):
         """The reveal game served round after round for ``annotator`` (needs the widget extra)."""
-        from .campaign_widget import CampaignWidget
+        from ..widget.campaign import CampaignWidget
 
         return CampaignWidget(self, _annotator(annotator))
 
@@ -314,7 +345,8 @@ class Campaign:
 
     def __repr__(self) -> str:
         p = self.book.progress("-")
-        return (f"Campaign({self.name!r}: {len(self.source)} items, {p.clusters} clusters at {len(self.layers)} layers, "
+        items = len(self.source) if self.source is not None else self.spec["wanted"].get("items", "?")
+        return (f"Campaign({self.name!r}: {items} items, {p.clusters} clusters at {len(self.layers)} layers, "
                 f"{p.plays}/{p.needed} labels)")
 
 

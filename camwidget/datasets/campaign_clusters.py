@@ -9,7 +9,8 @@ done in Zarr only after its rows are in the database, so a killed precomputation
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -18,7 +18,7 @@ class CampaignReport:
     explanations: dict[int, GlobalExplanation]
 
     @classmethod
-    def of(cls, campaign, embedder: Any = None) -> "CampaignReport":
+    def of(cls, campaign, embedder: Any = None) -> CampaignReport:
         from ..labels.text import load_embedder
 
         played = campaign.store.classes(model_fingerprint=campaign.model_fingerprint)

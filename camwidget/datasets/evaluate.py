@@ -12,8 +12,9 @@ summary of methods × metrics — the mean and a 95 % percentile-bootstrap inter
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 from torch import nn
@@ -50,7 +51,7 @@ def summarise(table, confidence: float = 0.95, resamples: int = 1000, seed: int 
         values = group["value"].to_numpy(dtype=np.float64)
         finite = values[np.isfinite(values)]
         low, high = bootstrap_interval(finite, confidence, resamples, seed)
-        rows.append({"method": method, "metric": metric, "n": int(len(finite)),
+        rows.append({"method": method, "metric": metric, "n": len(finite),
                      "mean": float(finite.mean()) if len(finite) else float("nan"), "ci_low": low, "ci_high": high})
     return pd.DataFrame(rows, columns=["method", "metric", "n", "mean", "ci_low", "ci_high"])
 
@@ -178,7 +179,8 @@ def evaluate_dataset(
 
 def _evaluator(model, source: ItemSource, config: dict) -> BatchExplainer:
     net, preprocess, classes = resolve_model(model, config["preprocess"], config["classes"])
-    from ..engine import Session, methods as methods_
+    from ..engine import Session
+    from ..engine import methods as methods_
 
     probe_item = None
     for index in range(len(source)):

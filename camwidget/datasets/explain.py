@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from torch import nn
 
@@ -68,7 +69,9 @@ def first_readable(source: ItemSource, on_error: str):
 def progress_bar(total: int, enabled: bool, description: str):
     if not enabled:
         return None
-    from tqdm.std import tqdm  # the plain text bar: the engine imports no notebook widget
+    from tqdm.std import (
+        tqdm,  # the plain text bar: the engine imports no notebook widget
+    )
 
     return tqdm(total=total, desc=description, unit="img")
 

@@ -9,14 +9,16 @@ item's slice of the batch's tensors — the same code as a one-image Session.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..engine import Session, methods as methods_
+from ..engine import Session
+from ..engine import methods as methods_
 from .item_session import ItemSession
 from .items import Item, ItemError, ItemSource
 from .targets import resolve
@@ -75,7 +77,7 @@ class BatchExplainer:
     def __init__(self, model: nn.Module, preprocess, classes: Sequence[str] | None, source: ItemSource,
                  methods: Sequence[str], layers: Sequence[str] | None, params: dict[str, dict] | None = None,
                  targets: Any = None, on_error: str = "raise",
-                 per_item: Callable[[ItemSession, "ItemResult"], None] | None = None) -> None:
+                 per_item: Callable[[ItemSession, ItemResult], None] | None = None) -> None:
         self.model, self.preprocess, self.classes, self.source = model, preprocess, classes, source
         self.targets, self.on_error = targets, on_error
         self.per_item = per_item  # called with each item's session after the methods (campaigns)
@@ -148,7 +150,7 @@ class BatchExplainer:
         for b, (result, item) in enumerate(items):
             try:
                 result.target = resolve(self.targets, item, logits[b].detach(), self.classes)
-            except ValueError as error:
+            except (ValueError, TypeError) as error:
                 self._failed(result, error)
                 continue
             chosen.append(b)
@@ -159,8 +161,9 @@ class BatchExplainer:
         with torch.inference_mode(False), torch.enable_grad():
             objective = logits[rows, targets].sum()
             grads = torch.autograd.grad(objective, [captured[n] for n in self.layers], allow_unused=True)
-        activations = {n: captured[n].detach()[rows] for n in self.layers}
-        gradients = {n: (g.detach()[rows] if g is not None else torch.zeros_like(activations[n]))
+        every = len(chosen) == len(items)  # the usual case: no copy of the batch's tensors
+        activations = {n: captured[n].detach() if every else captured[n].detach()[rows] for n in self.layers}
+        gradients = {n: (torch.zeros_like(activations[n]) if g is None else g.detach() if every else g.detach()[rows])
                      for n, g in zip(self.layers, grads)}
         del captured, grads, objective
         probabilities = torch.softmax(logits.detach().float(), dim=1)

@@ -9,7 +9,7 @@ the batch did not compute (another target's gradients) gets a one-image pass of 
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -35,7 +35,7 @@ class ItemSession(Session):
         target: int,
         gradients: dict[str, torch.Tensor],
         model_fingerprint: str | None = None,
-    ) -> "ItemSession":
+    ) -> ItemSession:
         """``inputs``: the item's 1 × 3 × H × W model input; ``logits`` 1 × classes;
         ``activations`` / ``gradients``: layer → 1 × C × h × w / C × h × w, detached."""
         session = cls(model, image, preprocess=lambda _image: inputs, classes=classes, layers=list(layers))

@@ -74,7 +74,7 @@ class Results:
         """The Zarr array of channel weights (items × channels), or None for a method without."""
         self._check(method, layer)
         key = f"weights/{method}/{layer}"
-        return self.group[key] if key in self.group else None
+        return self.group.get(key, None)
 
     def map(self, item: str | int, method: str, layer: str) -> np.ndarray:
         """One item's map (by id or position) as a numpy array."""

@@ -19,8 +19,9 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -57,7 +58,7 @@ def _holds_store(path: str) -> dict | None:
     zarr = zarr_module()
     try:
         group = zarr.open_group(path, mode="r")
-    except Exception:  # not a Zarr group at all
+    except Exception:  # noqa: BLE001 - not a Zarr group at all
         return None
     meta = group.attrs.get("camwidget")
     return meta if isinstance(meta, dict) and meta.get("format") == FORMAT else None
@@ -65,7 +66,7 @@ def _holds_store(path: str) -> dict | None:
 
 def create_or_resume(out: str | os.PathLike, kind: str, spec: dict[str, Any], ids: Sequence[str],
                      probe: dict[str, Any], chunk: int, overwrite: bool = False,
-                     extra=None) -> "ResultsStore":
+                     extra=None) -> ResultsStore:
     """Open ``out`` to continue the same run, or create it; refuse anything else at that path."""
     zarr = zarr_module()
     path = _location(out)

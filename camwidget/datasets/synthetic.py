@@ -14,7 +14,7 @@ horizontal flip, a position — so every item is reproducible on its own, on any
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import torch
@@ -34,7 +34,7 @@ BACKGROUNDS = ("brick", "grass", "gravel", "hubble_deep_field", "immunohistochem
 NAMES = ("objects",)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _photo(name: str) -> np.ndarray:
     from skimage import data
 
@@ -67,7 +67,7 @@ def make_item(index: int, seed: int) -> Item:
     canvas = _resized(background[top:top + side, left:left + side], SIZE, SIZE).copy()
     longest = float(rng.uniform(0.35, 0.7)) * SIZE
     scale = longest / max(cut.shape[:2])
-    h, w = max(8, int(round(cut.shape[0] * scale))), max(8, int(round(cut.shape[1] * scale)))
+    h, w = max(8, int(round(cut.shape[0] * scale))), max(8, int(round(cut.shape[1] * scale)))  # noqa: RUF046 - numpy ints
     obj = _resized(cut, h, w)
     if rng.random() < 0.5:
         obj = obj[:, ::-1]

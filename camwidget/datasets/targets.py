@@ -13,7 +13,8 @@ Every failure is a ``ValueError`` that names the item.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -90,7 +91,7 @@ def _index(value: Any, classes: Sequence[str] | None, n: int, where: str, what: 
             hint = "" if classes is not None else " (no classes= were given to match names against)"
             raise ValueError(f"targets: {what} {value!r} for {where} is not a class name{hint}")
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"targets: {what} for {where} is {value!r}, not a class index or name")
+        raise TypeError(f"targets: {what} for {where} is {value!r}, not a class index or name")
     if not 0 <= int(value) < n:
         raise ValueError(f"targets: {what} {int(value)} for {where} is outside the classes 0..{n - 1}")
     return int(value)

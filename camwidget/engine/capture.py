@@ -1,11 +1,15 @@
 """Forward hooks that capture activations of many layers at once, and are always released."""
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Collection, Iterator
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from .tokens import Layout
 
 
 @contextmanager
@@ -23,7 +27,11 @@ def training_mode_restored(model: nn.Module) -> Iterator[None]:
 
 @contextmanager
 def capture(
-    model: nn.Module, names: list[str], copy: Collection[str] | None = None, graph_from_first: bool = False
+    model: nn.Module,
+    names: list[str],
+    copy: Collection[str] | None = None,
+    graph_from_first: bool = False,
+    layouts: Mapping[str, Layout] | None = None,
 ) -> Iterator[dict[str, torch.Tensor]]:
     """Hook the named modules; the yielded dict fills with their outputs during a forward.
 
@@ -39,14 +47,32 @@ def capture(
     Gradients of anything downstream with respect to the captured activations are unchanged
     (they depend only on the graph after them), and the part of the network before the
     shallowest captured layer records nothing — the forward costs what a no-grad one does there.
+
+    ``layouts``: for token layers (``engine/tokens.py``), what is captured is the B × C × h × w grid
+    made from the output, and the module hands downstream a tensor *rebuilt from that grid* (equal
+    values; prefix tokens passed through), so the grid is on the graph's path and its gradient is
+    the patch tokens' gradient — for every method, with no reshaping of gradients afterwards.
     """
     captured: dict[str, torch.Tensor] = {}
     copied = set(names if copy is None else copy)
+    layouts = {n: lay for n, lay in (layouts or {}).items() if lay.kind != "NCHW"}
 
     def make_hook(name: str):
         def hook(_module, _inputs, output):
             if name in captured or not isinstance(output, torch.Tensor):
                 return None
+            layout = layouts.get(name)
+            if layout is not None:
+                if graph_from_first:
+                    torch.set_grad_enabled(True)
+                    if not output.requires_grad:
+                        output = output.detach().requires_grad_(True)
+                grid = layout.to_grid(output)
+                captured[name] = grid
+                handed = layout.from_grid(grid, output)
+                # a view of the grid (NHWC, prefix-free tokens) must not be modified in place downstream
+                shares = layout.kind == "NHWC" or (layout.kind == "tokens" and not layout.prefix)
+                return handed.clone() if shares and name in copied else handed
             if graph_from_first:
                 torch.set_grad_enabled(True)  # the caller's no_grad() context restores it on exit
                 if not output.requires_grad:

@@ -33,14 +33,16 @@ class Explanation:
     ``map`` is raw float32 (after ReLU) on the layer's h × w grid, or at image resolution for
     segment methods (SeCAM, LIME). ``weights`` has one value per channel of the layer (None where a
     method has no channel weights). ``blank`` is True when the map is all zeros — e.g. every weight
-    negative — which is a result, not an error.
+    negative — which is a result, not an error; ``blank_reason`` says why where the cause is
+    structural (the target's gradient is exactly zero at the layer, e.g. a transformer's last block).
+    ``target`` is the class index explained, None for a target that scores no single class.
     """
 
     map: np.ndarray
     weights: np.ndarray | None
     method: str
     layer: str | None
-    target: int
+    target: int | None
     image_size: tuple[int, int]
     channels: list[int] | None = None
     region: tuple[int, int, int, int] | None = None
@@ -48,6 +50,7 @@ class Explanation:
     mask: np.ndarray | None = None
     segments: np.ndarray | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    blank_reason: str | None = None
     #: The ``Session.token`` of the session that made it (None: built by hand); metrics check it.
     source: str | None = field(default=None, repr=False, compare=False)
 

@@ -28,6 +28,7 @@ from contextlib import contextmanager
 import torch
 
 from . import guards, progress
+from . import targets as targets_
 
 
 @contextmanager
@@ -41,12 +42,12 @@ def _zeros(activation: torch.Tensor) -> torch.Tensor:
     return torch.zeros_like(activation[0]).detach()
 
 
-def _missing(session, target: int, names: list[str]) -> list[str]:
+def _missing(session, target: "int | targets_.Target", names: list[str]) -> list[str]:
     done = session._gradient_slot(target)
     return [n for n in names if n not in done]
 
 
-def layer_gradients(session, target: int, layer: str) -> torch.Tensor:
+def layer_gradients(session, target: "int | targets_.Target", layer: str) -> torch.Tensor:
     """∂ logit(target) / ∂ activations of ``layer`` (C × h × w); a partial backward if not done yet.
 
     The pass also stores every deeper layer that is not done (autograd runs through them anyway).
@@ -60,7 +61,7 @@ def layer_gradients(session, target: int, layer: str) -> torch.Tensor:
     return _backward(session, target, names)[layer]
 
 
-def all_gradients(session, target: int) -> dict[str, torch.Tensor]:
+def all_gradients(session, target: "int | targets_.Target") -> dict[str, torch.Tensor]:
     """Every session layer's gradient for ``target`` (computes what is not done, in one pass)."""
     session._ensure_forward()
     done = session._gradient_slot(target)
@@ -68,7 +69,7 @@ def all_gradients(session, target: int) -> dict[str, torch.Tensor]:
     return _backward(session, target, names, report=True) if names else done
 
 
-def complete(session, target: int) -> int:
+def complete(session, target: "int | targets_.Target") -> int:
     """Finish every layer's gradient for ``target``; returns how many layers this call computed.
 
     Reports ``progress.report(done, total)`` after each layer (``total`` = the layers this call
@@ -81,13 +82,13 @@ def complete(session, target: int) -> int:
     return len(names)
 
 
-def pending(session, target: int) -> list[str]:
+def pending(session, target: "int | targets_.Target") -> list[str]:
     """The session layers whose gradient for ``target`` is not computed yet, deepest first."""
     done = session._gradients.get(target, {})
     return [i.name for i in reversed(session.layers) if i.name not in done]
 
 
-def _backward(session, target: int, names: list[str], report: bool = False) -> dict[str, torch.Tensor]:
+def _backward(session, target: "int | targets_.Target", names: list[str], report: bool = False) -> dict[str, torch.Tensor]:
     """One ``autograd.grad`` of the target's logit w.r.t. ``names``' activations (graph retained);
     returns the target's gradients so far, kept in the session (checked: finite, not all zero).
 
@@ -113,7 +114,7 @@ def _backward(session, target: int, names: list[str], report: bool = False) -> d
     try:
         with grad_enabled():
             grads = torch.autograd.grad(
-                session._logits[0, target], activations, retain_graph=True, allow_unused=True
+                targets_.scores(session._logits, target)[0], activations, retain_graph=True, allow_unused=True
             )
     except progress.Cancelled:
         session._keep_gradients(target, done, check=False)  # checked with the rest, later
@@ -140,7 +141,8 @@ def before(session, spec, params: dict) -> None:
     if not spec.needs_graph and session._logits is None:
         names = [i.name for i in session.layers]
         logits, captured = session.forward_batch(session.input, names, from_input=None)
-        guards.check_forward(session.model, logits, captured, names)
-        if session.classes is not None and len(session.classes) != logits.shape[1]:
+        guards.check_forward(session.model, logits if isinstance(logits, torch.Tensor) else torch.zeros(0), captured, names)
+        if session.classes is not None and isinstance(logits, torch.Tensor) and logits.dim() > 1 \
+                and len(session.classes) != logits.shape[1]:
             raise ValueError(f"classes: {len(session.classes)} names for a model with {logits.shape[1]} outputs")
         session._activations, session._logits, session._graph_ready = captured, logits, False

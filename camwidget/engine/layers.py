@@ -1,21 +1,39 @@
-"""Which modules of a CNN are selectable layers, their names, output shapes and depth order."""
+"""Which modules of a network are selectable layers, their names, output shapes and depth order.
+
+Convolutional feature maps and transformer token layers alike: a layer is selectable when its
+output is a grid of the input in one of the layouts of ``engine/tokens.py`` (B × C × h × w;
+B × (p + h·w) × C tokens with p prefix tokens; B × h × w × C), or when the session's ``reshape=``
+makes it one.
+"""
 from __future__ import annotations
 
 import difflib
 import weakref
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
+from . import tokens
 from .capture import training_mode_restored
+from .tokens import Layout
+
+#: ``Session(reshape=...)``: one callable tried on every non-NCHW output, or module name → callable
+#: (None: the automatic layout) to make exactly those modules selectable.
+ReshapeSpec = Callable[[torch.Tensor], torch.Tensor] | Mapping[str, Callable | None] | None
 
 _SKIP = (nn.Dropout, nn.Dropout2d, nn.Identity)
 
 
 @dataclass(frozen=True)
 class LayerInfo:
-    """A selectable layer: its module name, output shape (C, h, w) and depth (0 = nearest the input)."""
+    """A selectable layer: its module name, output shape (C, h, w) and depth (0 = nearest the input).
+
+    For a token layer, ``shape`` is the grid it is explained on; ``output_shape`` is what the module
+    returned (one image: e.g. (197, 768)), ``prefix_tokens`` how many leading tokens (class,
+    distillation, registers) were dropped, and ``layout`` how the two map to each other.
+    """
 
     name: str
     shape: tuple[int, int, int]
@@ -23,6 +41,14 @@ class LayerInfo:
     aliases: tuple[str, ...] = field(default=(), compare=False)
     #: whether something downstream modifies this output in place (so capture must copy it)
     modified_in_place: bool = field(default=False, compare=False)
+    output_shape: tuple[int, ...] = field(default=(), compare=False)
+    prefix_tokens: int = field(default=0, compare=False)
+    layout: Layout = field(default_factory=Layout, compare=False, repr=False)
+
+    @property
+    def kind(self) -> str:
+        """``"NCHW"`` (a feature map), ``"tokens"``, ``"NHWC"`` or ``"reshape"`` (the user's)."""
+        return self.layout.kind
 
     @property
     def channels(self) -> int:
@@ -33,7 +59,7 @@ class LayerInfo:
         return self.shape[1], self.shape[2]
 
 
-_cache: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
+_cache: weakref.WeakKeyDictionary[nn.Module, dict] = weakref.WeakKeyDictionary()
 
 
 def _is_candidate(name: str, module: nn.Module, parent: nn.Module) -> bool:
@@ -41,30 +67,91 @@ def _is_candidate(name: str, module: nn.Module, parent: nn.Module) -> bool:
         return False
     if isinstance(module, nn.Conv2d):
         return True
-    # block outputs: children of the model itself or of a Sequential / ModuleList container
-    return "." not in name or isinstance(parent, (nn.Sequential, nn.ModuleList))
+    # block outputs: children of the model itself or of a Sequential / ModuleList / ModuleDict
+    return "." not in name or isinstance(parent, (nn.Sequential, nn.ModuleList, nn.ModuleDict))
 
 
-def discover(model: nn.Module, inputs: torch.Tensor) -> list[LayerInfo]:
+def _reshape_key(reshape: ReshapeSpec) -> object:
+    """A cache key that holds the callables themselves (so an id is never reused while cached)."""
+    def one(fn: object) -> object:
+        try:
+            hash(fn)
+            return fn
+        except TypeError:
+            return ("unhashable", id(fn))
+
+    if reshape is None or callable(reshape):
+        return one(reshape)
+    return tuple(sorted(((str(k), one(v)) for k, v in reshape.items()), key=lambda item: item[0]))
+
+
+def _check_reshape(reshape: ReshapeSpec, modules: dict[str, nn.Module]) -> dict[str, Callable | None]:
+    """The named modules of a mapping ``reshape=`` (validated); {} for a callable or None."""
+    if reshape is None or callable(reshape):
+        return {}
+    if not isinstance(reshape, Mapping):
+        raise TypeError(
+            f"reshape: expected a callable (raw output → B × C × h × w), a dict of module name → "
+            f"callable, or None; got {type(reshape).__name__}"
+        )
+    for name, fn in reshape.items():
+        if name not in modules or not name:
+            close = difflib.get_close_matches(str(name), list(modules), n=5, cutoff=0.5)
+            raise ValueError(f"reshape: {name!r} is not a module of the model" + (f"; close: {', '.join(close)}" if close else ""))
+        if fn is not None and not callable(fn):
+            raise TypeError(f"reshape: the value for {name!r} must be a callable or None, got {type(fn).__name__}")
+    return dict(reshape)
+
+
+def _layout(name: str, shape: tuple[int, ...], input_hw: tuple[int, int], reshape: ReshapeSpec,
+            named: dict[str, Callable | None], problems: list[str]) -> Layout | None:
+    """How ``name``'s output of ``shape`` is a grid, or None (not spatial)."""
+    if name in named:
+        fn = named[name]
+        if fn is None:
+            found = tokens.detect(shape, input_hw)
+            if found is None:
+                raise ValueError(
+                    f"reshape: {name!r} returns shape {shape}, which is not a grid of the {input_hw[0]}×"
+                    f"{input_hw[1]} input; give a callable for it"
+                )
+            return found
+        return tokens.custom(fn, shape)
+    found = tokens.detect(shape, input_hw)
+    if callable(reshape) and len(shape) >= 3 and (found is None or found.kind != "NCHW"):
+        try:
+            return tokens.custom(reshape, shape)
+        except (ValueError, TypeError, RuntimeError, IndexError) as error:  # does not apply here: automatic layout
+            problems.append(f"{name} {shape}: {type(error).__name__}: {error}")
+    return found
+
+
+def discover(model: nn.Module, inputs: torch.Tensor, reshape: ReshapeSpec = None) -> list[LayerInfo]:
     """Trace one no-grad forward and list every selectable layer with a spatial output, in depth order.
 
     Selectable: every ``Conv2d`` and every block output (children of the model and of its
-    ``Sequential`` / ``ModuleList`` containers). A container whose output *is* its last child's
-    output is listed once, under the container's (shorter) name; the child's name is an alias.
-    The result is cached per model and input shape.
+    ``Sequential`` / ``ModuleList`` / ``ModuleDict`` containers) whose output is a grid of the
+    input (see ``engine/tokens.py``: feature maps, token layers, channels-last maps). A container
+    whose output *is* its last child's output is listed once, under the container's (shorter)
+    name; the child's name is an alias.
+
+    ``reshape``: a callable from a raw output to B × C × h × w, used instead of the automatic
+    layout wherever it applies (outputs that are not already B × C × h × w), or a dict of module
+    name → callable (None: automatic) that makes exactly those modules selectable too (e.g.
+    ``{"blocks.11.norm1": None}``). The result is cached per model, input shape and ``reshape``.
     """
-    key = (tuple(inputs.shape), inputs.dtype, str(inputs.device))
+    modules = dict(model.named_modules())
+    named = _check_reshape(reshape, modules)
+    key = (tuple(inputs.shape), inputs.dtype, str(inputs.device), _reshape_key(reshape))
     per_model = _cache.setdefault(model, {})
     if key in per_model:
         return per_model[key]
-
-    modules = dict(model.named_modules())
     candidates = {}
     for name, module in modules.items():
         if not name:
             continue
         parent = modules[name.rpartition(".")[0]] if "." in name else model
-        if _is_candidate(name, module, parent):
+        if name in named or _is_candidate(name, module, parent):
             candidates[name] = module
 
     outputs: dict[str, torch.Tensor] = {}  # what each module returned
@@ -92,7 +179,20 @@ def discover(model: nn.Module, inputs: torch.Tensor) -> list[LayerInfo]:
         for h in handles:
             h.remove()
 
-    spatial = [n for n in order if outputs[n].dim() == 4 and outputs[n].shape[-2] * outputs[n].shape[-1] > 1]
+    input_hw = (int(inputs.shape[-2]), int(inputs.shape[-1]))
+    problems: list[str] = []
+    layouts = {n: _layout(n, tuple(int(s) for s in outputs[n].shape), input_hw, reshape, named, problems) for n in order}
+    for n in order:
+        # inside a transformer block, the leaf modules of a Sequential (an MLP's Linear, GELU) are
+        # parts of the block, not layers: a token output is a layer when it is a block's or the
+        # model's own child's (or named in reshape=)
+        found = layouts[n]
+        if found is not None and found.kind != "NCHW" and n not in named and "." in n and not any(True for _ in modules[n].children()):
+            layouts[n] = None
+    missing = sorted(set(named) - set(order))
+    if missing:
+        raise ValueError(f"reshape: {', '.join(map(repr, missing))} returned no tensor during the forward")
+    spatial = [n for n in order if layouts[n] is not None]
     # a container returns exactly what its last child handed on: one layer, the container's name
     alias_of = {m: n for n in spatial for m in spatial if m.startswith(n + ".") and outputs[n] is handed[m]}
 
@@ -104,17 +204,58 @@ def discover(model: nn.Module, inputs: torch.Tensor) -> list[LayerInfo]:
     kept = [n for n in spatial if n not in alias_of]
     aliases = {n: [m for m in spatial if m != n and canonical(m) == n] for n in kept}
     layers = [
-        LayerInfo(n, tuple(int(s) for s in outputs[n].shape[1:]), depth, tuple(aliases[n]),
-                  modified_in_place=handed[n]._version > 0)
+        LayerInfo(n, layouts[n].grid_shape(outputs[n].shape), depth, tuple(aliases[n]),
+                  modified_in_place=handed[n]._version > 0, output_shape=tuple(int(s) for s in outputs[n].shape[1:]),
+                  prefix_tokens=layouts[n].prefix, layout=layouts[n])
         for depth, n in enumerate(kept)
     ]
     if not layers:
-        raise ValueError(
-            "model: no selectable layer with a spatial output was found; camwidget needs a CNN "
-            "with at least one Conv2d (or block) producing an N×C×h×w tensor"
-        )
+        raise ValueError(_no_spatial_layer(outputs, order, input_hw, problems))
     per_model[key] = layers
     return layers
+
+
+def _no_spatial_layer(outputs: dict[str, torch.Tensor], order: list[str], input_hw: tuple[int, int],
+                      problems: list[str]) -> str:
+    seen = ", ".join(f"{n} → {tuple(outputs[n].shape)}" for n in order[-6:]) or "no module returned a tensor"
+    tried = f"; your reshape= did not apply: {problems[-1]}" if problems else ""
+    return (
+        f"model: no selectable layer with a spatial output was found for the {input_hw[0]}×{input_hw[1]} "
+        f"input (last module outputs: {seen}){tried}. camwidget explains layers whose output is a grid "
+        "of the input: B×C×h×w feature maps, B×(p+h·w)×C transformer tokens, B×h×w×C maps; for other "
+        "outputs pass reshape= a callable from the module's output to B×C×h×w (or a dict naming the module)"
+    )
+
+
+def default_layer(session) -> str:
+    """The deepest layer whose map can show something: for transformers, not the blocks after which
+    only the prefix (class) token reaches the output.
+
+    Only when the deepest layer is a token layer with prefix tokens is anything computed: the top
+    target's gradients (one backward, cached by the session for the first explanation) tell
+    which deepest token layers have all-zero patch gradients; those are skipped.
+    """
+    chosen = session.layers
+    if chosen[-1].prefix_tokens == 0:
+        return chosen[-1].name
+    for info in reversed(chosen):
+        if info.prefix_tokens == 0 or bool(session.gradients(info.name, None).any()):
+            return info.name
+    return chosen[-1].name
+
+
+def blank_reason(session, info: LayerInfo, target) -> str | None:
+    """Why a blank map is blank, where the cause is structural: the target's gradient is exactly zero."""
+    gradients = session.gradients(info.name, target)
+    if bool(gradients.any()):
+        return None
+    if info.prefix_tokens:
+        return (
+            f"every patch token's gradient is exactly zero at {info.name}: after this layer only the "
+            f"prefix (class) token reaches the output, so no map can show anything here; use an "
+            f"earlier block (the default layer is {default_layer(session)})"
+        )
+    return f"the target's gradient is exactly zero at every neuron of {info.name}"
 
 
 def find(layers: list[LayerInfo], name: str) -> LayerInfo:

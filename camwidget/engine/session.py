@@ -13,6 +13,8 @@ from .. import images
 from . import gradients as gradients_
 from . import guards
 from . import layers as layers_
+from . import outputs as outputs_
+from . import targets as targets_
 from .cache import DEFAULT_BUDGET, CacheInfo, SessionCache, nbytes
 from .capture import capture, training_mode_restored
 from .explanation import Explanation
@@ -55,8 +57,16 @@ class Session:
         classes: Sequence[str] | None = None,
         layers: Sequence[str] | None = None,
         device: str | torch.device | None = None,
+        output: outputs_.OutputSpec = None,
+        reshape: layers_.ReshapeSpec = None,
+        task: str | None = None,
         cache_bytes: int | None = DEFAULT_BUDGET,
     ) -> None:
+        """``output``: which part of the model's output to explain (a key, an index, a callable;
+        default: a lone tensor, ``.logits``, ``["logits"]`` or ``["out"]``, see ``engine/outputs.py``).
+        ``reshape``: how non-convolutional outputs become C × h × w grids (transformer tokens are
+        automatic; see ``engine/layers.py``). ``task``: ``"classification"``, ``"multilabel"`` or
+        ``"segmentation"`` (None: read from the output; see ``engine/targets.py``)."""
         if not isinstance(model, nn.Module):
             raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
         guards.check_model(model)
@@ -84,7 +94,9 @@ class Session:
             with torch.inference_mode(False):
                 x = x.clone()
         self.input: torch.Tensor = x
-        self.all_layers: list[LayerInfo] = layers_.discover(model, self.input)
+        self.output = outputs_.check(output)
+        self.task = targets_.check_task(task)
+        self.all_layers: list[LayerInfo] = layers_.discover(model, self.input, reshape)
         if layers is not None:
             if isinstance(layers, str) or not len(layers):
                 raise ValueError("layers: give a non-empty list of layer names, or None for all")
@@ -118,21 +130,18 @@ class Session:
         copy = [n for n in names if n not in known or known[n].modified_in_place]
         mode = torch.no_grad() if from_input is None else _grad_enabled() if from_input else _grad_from_first_capture()
         graph_from_first = from_input is False
+        layouts = {n: known[n].layout for n in names if n in known}
         model = self.model if model is None else model
-        with mode, training_mode_restored(model), capture(model, list(names), copy, graph_from_first) as captured:
-            logits = model(inputs)
-        if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
-            raise TypeError(
-                f"model: expected the output to be N×classes logits, got "
-                f"{type(logits).__name__}{'' if not isinstance(logits, torch.Tensor) else tuple(logits.shape)}"
-            )
+        with mode, training_mode_restored(model), capture(model, list(names), copy, graph_from_first, layouts) as captured:
+            logits = outputs_.select(model(inputs), self.output)
         return logits, dict(captured)
 
     def predict(self, inputs: torch.Tensor) -> torch.Tensor:
         """Logits of a batch of model inputs, without autograd or hooks (perturbation methods)."""
         with torch.no_grad(), training_mode_restored(self.model):
             floating = inputs.is_floating_point()  # in the model's dtype, as the session's input
-            return self.model(inputs.to(self.device, self.input.dtype) if floating else inputs.to(self.device))
+            raw = self.model(inputs.to(self.device, self.input.dtype) if floating else inputs.to(self.device))
+            return outputs_.select(raw, self.output)
 
     def _ensure_forward(self) -> None:
         """The cached forward with its autograd graph (replacing a graph-less one, see ``_ensure_activations``)."""
@@ -144,8 +153,9 @@ class Session:
         # input gradients ("neurons") then take a pass of their own.
         self._graph_from_input = len(self.layers) == len(self.all_layers)
         logits, captured = self.forward_batch(x, [i.name for i in self.layers], from_input=self._graph_from_input)
-        guards.check_forward(self.model, logits, captured, [i.name for i in self.layers])
-        if self.classes is not None and len(self.classes) != logits.shape[1]:
+        guards.check_forward(self.model, logits if isinstance(logits, torch.Tensor) else torch.zeros(0), captured,
+                             [i.name for i in self.layers])
+        if self.classes is not None and isinstance(logits, torch.Tensor) and logits.dim() > 1 and len(self.classes) != logits.shape[1]:
             raise ValueError(f"classes: {len(self.classes)} names for a model with {logits.shape[1]} outputs")
         self._input_leaf = x
         self._activations = captured
@@ -160,9 +170,9 @@ class Session:
     # ---- cached tensors ---------------------------------------------------------------
     @property
     def logits(self) -> torch.Tensor:
-        """The pre-softmax scores of the image, 1-D, detached."""
+        """The pre-softmax scores of the image (classes, or classes × H × W), detached."""
         self._ensure_activations()
-        return self._logits[0].detach()
+        return outputs_.class_scores(self._logits)[0].detach()
 
     @property
     def num_classes(self) -> int:
@@ -174,8 +184,8 @@ class Session:
         self._ensure_activations()
         return self._activations[info.name][0].detach()
 
-    def gradients(self, layer: str, target: int | str | None = None) -> torch.Tensor:
-        """∂ logit(target) / ∂ activations of ``layer``, C × h × w (a backward to that layer only
+    def gradients(self, layer: str, target: Any = None) -> torch.Tensor:
+        """∂ score(target) / ∂ activations of ``layer``, C × h × w (a backward to that layer only
         the first time; see ``engine.gradients``)."""
         info = self.layer_info(layer)
         return gradients_.layer_gradients(self, self.resolve_target(target), info.name)
@@ -235,13 +245,13 @@ class Session:
     # ---- names and validation -----------------------------------------------------------
     @property
     def default_layer(self) -> str:
-        """The deepest selectable layer."""
-        return self.layers[-1].name
+        """The deepest selectable layer (for transformers: whose map is not structurally blank)."""
+        return layers_.default_layer(self)
 
     def layer_info(self, layer: str | None) -> LayerInfo:
         """The selectable layer ``layer`` (None: the default); ValueError with close matches."""
         if layer is None:
-            return self.layers[-1]
+            return layers_.find(self.layers, self.default_layer)
         info = layers_.find(self.all_layers, layer)
         if info not in self.layers:
             raise ValueError(
@@ -250,36 +260,20 @@ class Session:
             )
         return info
 
-    def resolve_target(self, target: int | str | None) -> int:
-        """A class index from an index, a class name, or None (the top class)."""
-        if target is None:
-            return int(self.logits.argmax())
-        if isinstance(target, str):
-            if self.classes is None:
-                raise ValueError(f"target: {target!r} is a name but this session has no classes=; give an index")
-            lowered = [c.lower() for c in self.classes]
-            if target.lower() in lowered:
-                return lowered.index(target.lower())
-            import difflib
+    def resolve_target(self, target: Any) -> int | targets_.Target:
+        """A class index from an index, a class name, or None (the top class); a Target for
+        multi-label, segmentation and callable targets (see ``engine/targets.py``)."""
+        self._ensure_activations()
+        return targets_.resolve(self, target)
 
-            close = difflib.get_close_matches(target.lower(), lowered, n=5, cutoff=0.6)
-            raise ValueError(f"target: no class named {target!r}" + (f"; close: {', '.join(close)}" if close else ""))
-        if isinstance(target, bool) or not isinstance(target, (int, np.integer)):
-            raise TypeError(f"target: expected a class index (int), a class name or None, got {type(target).__name__}")
-        if not 0 <= int(target) < self.num_classes:
-            raise ValueError(f"target: {int(target)} is outside the classes 0..{self.num_classes - 1}")
-        return int(target)
-
-    def class_name(self, target: int) -> str:
-        return self.classes[target] if self.classes is not None else f"class {target}"
+    def class_name(self, target: int | targets_.Target) -> str:
+        return targets_.name(target, self.classes)
 
     def top(self, k: int = 5) -> list[tuple[int, str, float]]:
-        """The k most probable classes: ``[(class_index, class_name, probability), ...]``."""
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"k: expected a positive integer, got {k!r}")
-        probs = torch.softmax(self.logits.float(), dim=0)
-        values, indices = probs.topk(min(int(k), probs.numel()))
-        return [(int(i), self.class_name(int(i)), float(v)) for v, i in zip(values, indices)]
+        """The k most probable classes: ``[(class_index, class_name, probability), ...]`` (sigmoid
+        probabilities for multi-label, pixel shares of the classes present for segmentation)."""
+        self._ensure_activations()
+        return targets_.top(self, k)
 
     @property
     def image_fingerprint(self) -> str:
@@ -335,12 +329,13 @@ class Session:
         index = channel_index(channels, info.channels)
         mask = region_mask(region, info.grid)
         result = spec.compute(self, info, target_index, index, mask, **checked)
-        return Explanation(
+        blank = not bool((result.map > 0).any())
+        explanation = Explanation(
             map=np.ascontiguousarray(result.map.detach().float().cpu().numpy()),
             weights=None if result.weights is None else result.weights.detach().float().cpu().numpy(),
             method=spec.name,
             layer=info.name,
-            target=target_index,
+            target=targets_.class_index(target_index),
             image_size=tuple(self.image.shape[:2]),
             channels=None if index is None else index.tolist(),
             region=region_as_tuple(mask),
@@ -350,6 +345,9 @@ class Session:
             params=dict(result.params),
             source=self.token,
         )
+        if blank and result.weights is not None:
+            explanation.blank_reason = layers_.blank_reason(self, info, target_index)
+        return explanation
 
     @property
     def token(self) -> str:

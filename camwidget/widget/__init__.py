@@ -212,7 +212,10 @@ class CamWidget(anywidget.AnyWidget, _panel_traits(PANELS)):  # type: ignore[mis
             _stop(self.worker, self.actions)
             for panel in self.panels.values():
                 panel.close()
+        layout = self.__dict__.get("_trait_values", {}).get("layout")
         super().close()
+        if layout is not None:
+            layout.close()  # a DOMWidget's Layout is a widget of its own: ipywidgets keeps it otherwise
 
     def publish(self, **values: Any) -> None:
         """Set kernel-owned traits from any thread, sent to the browser as one message."""

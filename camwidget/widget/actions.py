@@ -112,19 +112,22 @@ class Actions:
             item = self._queue.get()
             if item is None:
                 return
-            kind, message = item
-            try:
-                handler = self._handlers[kind]()
-                if handler is not None:
-                    handler(message)
-            except REFUSED as exc:
-                text = str(exc).strip("'\"") if isinstance(exc, KeyError) else str(exc)
-                log.info("camwidget refused %s: %s", kind, text)
-                self._report(text)
-            except Exception as exc:  # noqa: BLE001 - nothing escapes the action thread
-                log.warning("camwidget: the %s action failed", kind, exc_info=True)
-                self._report(f"{kind} failed: {exc}")
-            finally:
-                with self._idle:
-                    self._pending -= 1
-                    self._idle.notify_all()
+            self._handle(*item)
+            item = None  # the thread's frame keeps nothing of a widget while it waits
+
+    def _handle(self, kind: str, message: dict[str, Any]) -> None:
+        try:
+            handler = self._handlers[kind]()
+            if handler is not None:
+                handler(message)
+        except REFUSED as exc:
+            text = str(exc).strip("'\"") if isinstance(exc, KeyError) else str(exc)
+            log.info("camwidget refused %s: %s", kind, text)
+            self._report(text)
+        except Exception as exc:  # noqa: BLE001 - nothing escapes the action thread
+            log.warning("camwidget: the %s action failed", kind, exc_info=True)
+            self._report(f"{kind} failed: {exc}")
+        finally:
+            with self._idle:
+                self._pending -= 1
+                self._idle.notify_all()

@@ -74,7 +74,6 @@ class RevealGame(Panel):
                 "cluster": chosen.index,
                 "cluster_id": chosen.id,
                 "weight": round(float(chosen.weight), 3),
-                "target": int(chosen.target),
                 "shape": list(values.shape),
                 "percent": list(wire.REVEAL_PERCENT),
                 "choices": top,

@@ -161,7 +161,7 @@ def voila(root: Path, notebook: str, theme: str = "light", timeout: float = 90) 
         "--VoilaConfiguration.show_tracebacks=True",
     ]
     url = f"http://127.0.0.1:{port}/"
-    with serve("voila", cmd, root, f"{url}voila/static/index.js", timeout=timeout):
+    with serve("voila", cmd, root, f"{url}voila/static/favicon.ico", timeout=timeout):
         yield url
 
 

@@ -18,7 +18,7 @@ _spec.loader.exec_module(_labels)
 postgres_server = _labels.postgres_server
 postgres_url = _labels.postgres_url
 
-import nets  # noqa: E402
+import nets
 
 
 def tiny_factory():

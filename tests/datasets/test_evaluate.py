@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import tiny_factory
 
 import camwidget as cw
 from camwidget.datasets.evaluate import bootstrap_interval, summarise
-from conftest import tiny_factory
 
 
 def test_summary_against_a_hand_computation():

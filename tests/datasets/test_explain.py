@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import tiny_factory
 
 import camwidget as cw
 from camwidget.datasets import explain_dataset, open_results
-from conftest import tiny_factory
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
@@ -153,3 +153,25 @@ def test_bad_output_and_bad_targets_name_the_problem(tmp_path, tiny_images):
         open_results(tmp_path / "missing.zarr")
     with pytest.raises(ValueError, match="path: .* is not a camwidget results store"):
         open_results(tmp_path / "taken")
+
+
+def test_torch_datasets_and_loaders_are_datasets(tmp_path, tiny_images):
+    import torch
+    from torch.utils.data import DataLoader, Dataset
+
+    class Pairs(Dataset):
+        def __len__(self):
+            return len(tiny_images)
+
+        def __getitem__(self, index):  # a tensor image in [0, 1], channel-first, and a label
+            return torch.from_numpy(tiny_images[index]).permute(2, 0, 1).float() / 255.0, torch.tensor(index % 4)
+
+    model, preprocess, classes = tiny_factory()
+    loader = DataLoader(Pairs(), batch_size=3)
+    results = explain_dataset(model, loader, targets="label", out=tmp_path / "r.zarr", preprocess=preprocess,
+                              classes=classes, progress=False)
+    assert list(results.table.id) == [str(i) for i in range(7)]
+    assert list(results.table.target) == [i % 4 for i in range(7)]
+    session = cw.Session(model, tiny_images[5], preprocess=preprocess)
+    np.testing.assert_allclose(results.map("5", "gradcam", "features"),
+                               session.explain("gradcam", layer="features", target=1).map, rtol=1e-4, atol=1e-5)

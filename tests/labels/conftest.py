@@ -129,7 +129,7 @@ class RestartablePostgres:
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off"
         return subprocess.run(self.prefix + [f"{self.bindir}/pg_ctl", "-D", str(self.data), "-l",
                                              str(self.root / "server.log"), "-o", options, "-w", "-t", "60", *args],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, check=False)
 
     def start(self) -> None:
         started = self._ctl("start")

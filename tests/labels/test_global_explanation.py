@@ -10,7 +10,7 @@ import pytest
 from label_fakes import FakeSession
 
 from camwidget.labels import GlobalExplanation, LabelStore, global_explanation
-from camwidget.labels.global_ import least_squares_slope
+from camwidget.labels.global_explanation import least_squares_slope
 
 LAYERS = [("blocks.2", 2), ("blocks.4", 4), ("blocks.6", 6)]
 

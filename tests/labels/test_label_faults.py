@@ -29,7 +29,7 @@ from camwidget.labels import store as store_module
 ])
 def test_text_and_names_that_are_not_one_line_of_valid_unicode_are_refused(sqlite_url, session, field, value,
                                                                           message):
-    kwargs = dict(layer="blocks.1", cluster="c0", text="fur", annotator="ana")
+    kwargs = {"layer": "blocks.1", "cluster": "c0", "text": "fur", "annotator": "ana"}
     kwargs[field] = value
     with LabelStore(sqlite_url) as store:
         with pytest.raises(LabelValidationError, match=message):

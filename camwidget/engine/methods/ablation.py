@@ -18,12 +18,13 @@ passes). Where y_c = 0 the relative drop is undefined (ValueError).
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 
 from .. import progress
+from .. import targets
 from . import MethodSpec, Result, register, weighted_sum
 from .scorecam import refuse_region
 
@@ -72,6 +73,7 @@ def ablated_logits(session, layer: str, batch_size: int = DEFAULT_BATCH_SIZE) ->
 
 def _ablationcam(session, layer, target, channels, region, batch_size) -> Result:
     refuse_region("Ablation-CAM", region)
+    target = targets.logit_index(target, "Ablation-CAM")
     logits = ablated_logits(session, layer.name, batch_size)
     original = float(session.logits[target])
     if original == 0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .. import targets
 from ..guards import check_cam_weights
 from . import MethodSpec, Result, register, weighted_sum
 
@@ -47,6 +48,11 @@ def _find_head(session) -> tuple[str, torch.Tensor]:
     return last.name, fc.weight.detach()
 
 
+def head_class(target) -> int:
+    """The class whose head weights CAM uses; a ValueError for a target that scores no class."""
+    return targets.logit_index(target, "CAM")
+
+
 def _cam_layer(session) -> str:
     return head(session)[0]
 
@@ -60,8 +66,9 @@ def _cam(session, layer, target, channels, region) -> Result:
         )
     # The gradient of a GAP → linear head is W[c, k] / (h·w) at every neuron, so a neuron region
     # leaves CAM's weights unchanged: the region is accepted and has no effect.
-    weights = weight[target].to(session.activations(name).dtype)
-    check_cam_weights(weights, target, session.class_name(target))  # a constant score: say so
+    index = head_class(target)
+    weights = weight[index].to(session.activations(name).dtype)
+    check_cam_weights(weights, index, session.class_name(target))  # a constant score: say so
     return Result(weighted_sum(session.activations(name), weights, channels), weights)
 
 

@@ -30,14 +30,25 @@ def first_component(values: torch.Tensor, region: torch.Tensor | None) -> tuple[
     rows = values.double().flatten(1).T  # hw × K
     chosen = rows if region is None else rows[region.flatten().to(rows.device)]
     means = chosen.mean(dim=0)
-    centred = chosen - means
-    _, _, vh = torch.linalg.svd(centred, full_matrices=False)
-    v = vh[0]
+    v = _top_right_singular_vector(chosen - means)
     projection = (rows - means) @ v
     reference = rows.sum(dim=1)
     if float(((projection - projection.mean()) * (reference - reference.mean())).sum()) < 0:
         v = -v
     return v, means
+
+
+def _top_right_singular_vector(x: torch.Tensor) -> torch.Tensor:
+    """v₁ of x = U S Vᵀ (n × K, float64), from the eigenvectors of the smaller Gram matrix
+    (x xᵀ or xᵀ x): an n × n or K × K problem instead of an SVD of x (49 × 1280 at the last layer)."""
+    if x.shape[0] < x.shape[1]:
+        _, vectors = torch.linalg.eigh(x @ x.T)
+        v = x.T @ vectors[:, -1]
+    else:
+        _, vectors = torch.linalg.eigh(x.T @ x)
+        v = vectors[:, -1]
+    norm = torch.linalg.vector_norm(v)
+    return v / norm if norm > 0 else torch.zeros_like(v)
 
 
 def eigen_map(values: torch.Tensor, channels: torch.Tensor | None, region: torch.Tensor | None) -> Result:

@@ -15,7 +15,8 @@ subsets and regions belong to one layer's grid, so with several layers they are 
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .. import progress
+from .. import progress, targets
 from .. import segments as segments_
 from . import MethodSpec, Result, register
 
@@ -72,8 +72,10 @@ def perturbed(image: np.ndarray, filled: np.ndarray, segments: np.ndarray, rows:
     return torch.where(off[..., None], torch.from_numpy(filled), torch.from_numpy(image)).numpy()
 
 
-def probabilities(session, images: np.ndarray) -> np.ndarray:
-    """Softmax probabilities of the model for a batch of RGB uint8 images (no autograd)."""
+def probabilities(session, images: np.ndarray, target=None) -> np.ndarray:
+    """Softmax probabilities of the model for a batch of RGB uint8 images (no autograd); with a
+    ``target``, that target's probabilities only (softmax of a class, sigmoid of a multi-label
+    class, the score of a segmentation or custom target; see ``engine/targets.py``)."""
     inputs = []
     for image in images:
         x = session.preprocess(image)
@@ -81,6 +83,8 @@ def probabilities(session, images: np.ndarray) -> np.ndarray:
     x = torch.cat(inputs).to(session.device)
     if x.device.type == "cpu":
         x = x.contiguous(memory_format=torch.channels_last)  # ~10-15 % faster convolutions on CPU
+    if target is not None:
+        return targets.probabilities(session.predict(x), target).float().cpu().numpy()
     return torch.softmax(session.predict(x).float(), dim=1).cpu().numpy()
 
 
@@ -111,7 +115,7 @@ def explain_segments(session, target: int, segments: np.ndarray, n_samples: int 
     try:
         for start in range(0, n_samples, batch_size):
             rows = data[start:start + batch_size]
-            labels[start:start + len(rows)] = probabilities(session, perturbed(image, filled, segments, rows))[:, target]
+            labels[start:start + len(rows)] = probabilities(session, perturbed(image, filled, segments, rows), target)
             done = start + len(rows)
             if bar is not None:
                 bar.update(len(rows))
@@ -159,7 +163,7 @@ register(MethodSpec(
     "lime", "LIME", _lime,
     params={
         **segments_.param_schema("quickshift"),
-        "n_samples": {"type": "int", "default": 1000, "min": 1, "label": "samples"},
+        "n_samples": {"type": "int", "default": 1000, "min": 2, "label": "samples"},
         "seed": {"type": "int", "default": 0, "min": 0, "max": 2**32 - 1, "label": "seed"},
         "batch_size": {"type": "int", "default": 32, "min": 1, "label": "batch size"},
         "k": {"type": "int", "default": 5, "min": 1, "label": "top k segments"},

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import progress
+from .. import targets
 from . import MethodSpec, Result, register, weighted_sum
 
 DEFAULT_BATCH_SIZE = 32
@@ -117,7 +118,7 @@ def score_weights(logits: torch.Tensor, target: int, weighting: str) -> torch.Te
 def _scorecam(session, layer, target, channels, region, align_corners, weighting, batch_size) -> Result:
     refuse_region("Score-CAM", region)
     logits = masked_logits(session, layer.name, align_corners, batch_size)
-    weights = score_weights(logits, target, weighting)
+    weights = score_weights(logits, targets.logit_index(target, "Score-CAM"), weighting)
     activations = session.activations(layer.name)
     return Result(weighted_sum(activations, weights.to(activations.device), channels), weights)
 
@@ -125,7 +126,7 @@ def _scorecam(session, layer, target, channels, region, align_corners, weighting
 def _sscam(session, layer, target, channels, region, n, sigma, seed, align_corners, weighting, batch_size) -> Result:
     refuse_region("SS-CAM", region)
     logits = masked_logits(session, layer.name, align_corners, batch_size, n=n, sigma=sigma, seed=seed)
-    weights = score_weights(logits, target, weighting)
+    weights = score_weights(logits, targets.logit_index(target, "Score-CAM"), weighting)
     activations = session.activations(layer.name)
     return Result(weighted_sum(activations, weights.to(activations.device), channels), weights)
 

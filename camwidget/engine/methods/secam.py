@@ -23,7 +23,7 @@ import torch
 from .. import segments as segments_
 from ..explanation import normalise, resize
 from . import MethodSpec, Result, register, weighted_sum
-from .cam import NoCamHead, head
+from .cam import NoCamHead, head, head_class
 from .gradcam import gradcam_weights
 
 
@@ -45,7 +45,7 @@ def cam_upsampled(session, layer, target, channels, region) -> tuple[np.ndarray,
     activations = session.activations(layer.name)
     found = _head_or_none(session)
     if found is not None and found[0] == layer.name:
-        weights, source = found[1][target].to(activations.dtype), "cam"
+        weights, source = found[1][head_class(target)].to(activations.dtype), "cam"
     else:
         weights, source = gradcam_weights(session.gradients(layer.name, target), region), "gradcam"
     coarse = weighted_sum(activations, weights, channels).float().cpu().numpy()

@@ -35,7 +35,7 @@ from typing import Any, Callable
 
 import torch
 
-from .. import folding, progress
+from .. import folding, progress, targets
 from ..guards import check_gradients
 from . import MethodSpec, Result, register, weighted_sum
 from .gradcam import gradcampp_weights
@@ -138,7 +138,7 @@ def smoothed_derivatives(
     check_noise(n, sigma, batch_size)
     sigma = default_sigma(session.input) if sigma is None else float(sigma)
     store = _lru(session, "smooth-gradcam++ derivatives")
-    key = (int(target), int(n), sigma, int(seed))
+    key = (target, int(n), sigma, int(seed))
     cached = store.get(key)
     wanted = session.layer_info(layer).name if layer is not None else None
     if cached is not None and (wanted in cached if wanted else len(cached) == len(session.layers)):
@@ -156,7 +156,7 @@ def smoothed_derivatives(
         logits, captured = session.forward_batch(batch, names, from_input=False, model=twin)
         activations = [captured[name] for name in names]
         with torch.enable_grad(), torch.inference_mode(False):
-            grads = torch.autograd.grad(logits[:, target].sum(), activations, allow_unused=True)
+            grads = torch.autograd.grad(targets.scores(logits, target).sum(), activations, allow_unused=True)
         del logits, captured
         for name, g, a in zip(names, grads, activations):
             if name not in sums:

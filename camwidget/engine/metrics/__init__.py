@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from collections.abc import Sequence
 from numbers import Integral
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -46,9 +47,23 @@ METRICS: dict[str, dict[str, Any]] = {
 DEFAULT_BATCH_SIZE = 32
 _KEPT = 512
 
-__all__ = ["Curve", "METRICS", "MetricResult", "available", "average_drop", "average_increase", "deletion",
-           "energy_pointing_game", "evaluate", "insertion", "pointing_game", "road", "road_lerf", "road_morf",
-           "sanity_check"]
+__all__ = [
+    "METRICS",
+    "Curve",
+    "MetricResult",
+    "available",
+    "average_drop",
+    "average_increase",
+    "deletion",
+    "energy_pointing_game",
+    "evaluate",
+    "insertion",
+    "pointing_game",
+    "road",
+    "road_lerf",
+    "road_morf",
+    "sanity_check",
+]
 
 
 def available() -> list[str]:

@@ -9,8 +9,9 @@ metric the target's softmax probability of its inputs.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable, Sequence
+from typing import Any
 
 import numpy as np
 import torch

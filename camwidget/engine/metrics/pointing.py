@@ -1,8 +1,9 @@
 """The pointing game (Zhang et al. 2018, as TorchRay scores it) and the energy-based pointing game.
 
 Both read the map upsampled to the *image* (H × W of ``session.image``) and normalised, and an
-object given as a box ``(row0, col0, row1, col1)`` — half-open image pixels, the order camwidget's
-regions use — or a boolean H × W mask.
+object given as a box ``(x0, y0, x1, y1)`` — half-open image pixels, columns then rows, the
+convention of localisation data sets and of ``cw.samples.dataset("objects")`` items' ``box`` (a
+layer *region* is ``(row0, col0, row1, col1)`` on the layer's grid) — or a boolean H × W mask.
 
 - **pointing game**: a hit (1.0) when the map's maximum (the first, in row-major order) lies
   within ``tolerance`` pixels of the object: some object pixel at distance² < tolerance²
@@ -28,7 +29,7 @@ def object_mask(box: Any, mask: Any, size: tuple[int, int]) -> np.ndarray:
     """The object as a boolean H × W mask from ``box`` or ``mask`` (exactly one of them)."""
     h, w = size
     if (box is None) == (mask is None):
-        raise ValueError("box: the pointing games need the object, as box=(row0, col0, row1, col1) or "
+        raise ValueError("box: the pointing games need the object, as box=(x0, y0, x1, y1) or "
                          f"mask= (a boolean {h}×{w} array) — exactly one of them")
     if mask is not None:
         array = np.asarray(mask)
@@ -40,12 +41,12 @@ def object_mask(box: Any, mask: Any, size: tuple[int, int]) -> np.ndarray:
             raise ValueError("mask: selects no pixel; the object must cover at least one pixel")
         return array
     try:
-        r0, c0, r1, c1 = (int(v) for v in box)
+        c0, r0, c1, r1 = (int(v) for v in box)
     except (TypeError, ValueError):
-        raise TypeError(f"box: expected (row0, col0, row1, col1) in image pixels, got {box!r}") from None
+        raise TypeError(f"box: expected (x0, y0, x1, y1) in image pixels, got {box!r}") from None
     if not (0 <= r0 < r1 <= h and 0 <= c0 < c1 <= w):
-        raise ValueError(f"box: {(r0, c0, r1, c1)} is outside or empty on the {h}×{w} image; need "
-                         f"0 <= row0 < row1 <= {h} and 0 <= col0 < col1 <= {w} (half-open)")
+        raise ValueError(f"box: {(c0, r0, c1, r1)} is outside or empty on the {h}×{w} (rows × columns) image; "
+                         f"need 0 <= x0 < x1 <= {w} and 0 <= y0 < y1 <= {h} (half-open)")
     array = np.zeros((h, w), dtype=bool)
     array[r0:r1, c0:c1] = True
     return array

@@ -25,8 +25,9 @@ the equations are the same, so the same noise gives the same imputed image up to
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from numbers import Real
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
