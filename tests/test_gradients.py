@@ -1,6 +1,7 @@
 """The partial backward (one layer first) and the background completion of every other layer."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torchvision
@@ -152,3 +153,24 @@ def test_the_widget_worker_finishes_every_layer_after_the_first_map(resnet, imag
     finally:
         worker.close()
         worker.join(10)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_on_cuda_the_partial_backward_background_completion_and_folding_stay_on_the_device(resnet, image):
+    model = torchvision.models.resnet18(weights=None, num_classes=10).eval().cuda()
+    model.load_state_dict(resnet.state_dict())
+    s = cw.Session(model, image, preprocess=_pre, device="cuda")
+    target = s.resolve_target(None)
+    g = s.gradients("layer4", target)
+    assert g.is_cuda
+    s.prefetch_gradients(target)
+    assert gradients.pending(s, target) == []
+    assert all(v.is_cuda for v in s._gradients[target].values())
+    cpu = cw.Session(resnet, image, preprocess=_pre)
+    for layer in ("layer4", "layer2.1.conv2"):
+        assert torch.allclose(s.gradients(layer, target).cpu(), cpu.gradients(layer, target), rtol=1e-3, atol=1e-5)
+    e = s.explain("smooth-gradcam++", layer="layer3", target=target, n=4, batch_size=4)
+    ref = cpu.explain("smooth-gradcam++", layer="layer3", target=target, n=4, batch_size=4)
+    assert isinstance(e.map, np.ndarray) and np.corrcoef(e.map.ravel(), ref.map.ravel())[0, 1] > 0.999
+    assert s.explain("secam", n_segments=20).params["weights_from"] == "cam"
+    assert hook_count(model) == 0
