@@ -124,11 +124,22 @@ def bench(name: str, model: torch.nn.Module, preprocess, classes, layer: str) ->
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: torch's; 1 keeps a crowded machine from thrashing)")
+    parser.add_argument("--models", nargs="+", default=["lite0", "resnet50"], choices=["lite0", "resnet50"])
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model, preprocess, classes = cw.models.default()
-    bench("EfficientNet-Lite0 (ImageNet weights)", model, preprocess, classes, "bn2")
-    model, preprocess, classes = cw.models.torchvision("resnet50")  # random weights: speed only
-    bench("resnet50 (random weights)", model, preprocess, classes, "layer4")
+    if "lite0" in args.models:
+        model, preprocess, classes = cw.models.default()
+        bench("EfficientNet-Lite0 (ImageNet weights)", model, preprocess, classes, "bn2")
+    if "resnet50" in args.models:
+        model, preprocess, classes = cw.models.torchvision("resnet50")  # random weights: speed only
+        bench("resnet50 (random weights)", model, preprocess, classes, "layer4")
 
 
 if __name__ == "__main__":

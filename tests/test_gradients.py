@@ -1,6 +1,7 @@
 """The partial backward (one layer first) and the background completion of every other layer."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torchvision
@@ -108,8 +109,12 @@ def test_progress_is_reported_layer_by_layer(tiny_model, tiny_image):
 
 def test_methods_without_gradients_run_a_graphless_forward_and_agree(tiny_model, tiny_image):
     # a CAM-head net: SeCAM takes the classifier's weights, Smooth Grad-CAM++ its own noisy passes
-    light = cw.Session(tiny_model, tiny_image, preprocess=tiny_preprocess)
-    secam = light.explain("secam", n_segments=20, k=1)
+    for target in range(4):  # a map that is not blank (a blank one asks the gradient why)
+        light = cw.Session(tiny_model, tiny_image, preprocess=tiny_preprocess)
+        secam = light.explain("secam", n_segments=20, k=1, target=target)
+        if not secam.blank:
+            break
+    assert not secam.blank
     assert secam.params["weights_from"] == "cam" and light._graph_ready is False
     assert all(not a.requires_grad for a in light._activations.values())
     smooth = light.explain("smooth-gradcam++", layer="features.0", target=1, n=1, sigma=0.0)
@@ -120,7 +125,7 @@ def test_methods_without_gradients_run_a_graphless_forward_and_agree(tiny_model,
     # a gradient request then records the graph (once) and the maps match a fresh session's
     again = light.explain("gradcam++", layer="features.0", target=1)
     assert light._graph_ready is True and (again.map == smooth.map).all()
-    assert (light.explain("secam", n_segments=20, k=1).map == secam.map).all()
+    assert (light.explain("secam", n_segments=20, k=1, target=target).map == secam.map).all()
     assert hook_count(tiny_model) == 0
 
 
@@ -148,3 +153,24 @@ def test_the_widget_worker_finishes_every_layer_after_the_first_map(resnet, imag
     finally:
         worker.close()
         worker.join(10)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_on_cuda_the_partial_backward_background_completion_and_folding_stay_on_the_device(resnet, image):
+    model = torchvision.models.resnet18(weights=None, num_classes=10).eval().cuda()
+    model.load_state_dict(resnet.state_dict())
+    s = cw.Session(model, image, preprocess=_pre, device="cuda")
+    target = s.resolve_target(None)
+    g = s.gradients("layer4", target)
+    assert g.is_cuda
+    s.prefetch_gradients(target)
+    assert gradients.pending(s, target) == []
+    assert all(v.is_cuda for v in s._gradients[target].values())
+    cpu = cw.Session(resnet, image, preprocess=_pre)
+    for layer in ("layer4", "layer2.1.conv2"):
+        assert torch.allclose(s.gradients(layer, target).cpu(), cpu.gradients(layer, target), rtol=1e-3, atol=1e-5)
+    e = s.explain("smooth-gradcam++", layer="layer3", target=target, n=4, batch_size=4)
+    ref = cpu.explain("smooth-gradcam++", layer="layer3", target=target, n=4, batch_size=4)
+    assert isinstance(e.map, np.ndarray) and np.corrcoef(e.map.ravel(), ref.map.ravel())[0, 1] > 0.999
+    assert s.explain("secam", n_segments=20).params["weights_from"] == "cam"
+    assert hook_count(model) == 0
