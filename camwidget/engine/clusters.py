@@ -1,6 +1,6 @@
 """INV (Bianchi, De Santis et al., IJCAI 2024): layer-wise clusters of feature maps.
 
-For one image, one layer and one target, the pipeline of METHODS.md (steps 1–6):
+For one image, one layer and one target, the INV pipeline of Bianchi, De Santis et al. (IJCAI 2024), steps 1–6 of docs/inv.md:
 
 1. weight each feature map by its positive gradients where it is active,
    w_k = mean_ij[1(A > 0) · 1(g > 0) · g], and turn the weights into percent, ŵ = 100 · w / Σ w;

@@ -1,7 +1,7 @@
 """The labels already given to the clusters of one image and layer, with their scores.
 
 What the widget's clusters view shows next to each cluster: the same text processing and score
-as the global explanation (METHODS.md, INV), restricted to one image, model, class and layer,
+as the global explanation (INV, Bianchi, De Santis et al. 2024; docs/inv.md), restricted to one image, model, class and layer,
 without merging (each cluster is shown on its own).
 """
 

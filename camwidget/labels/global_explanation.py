@@ -1,6 +1,6 @@
 """Global explanation of a class: which labels matter at which layer, and how that changes.
 
-From the store's annotations of one class (METHODS.md, INV):
+From the store's annotations of one class (INV, Bianchi, De Santis et al. 2024; docs/inv.md):
 1. every annotation's characteristics are normalised (class name removed) and grouped into
    synonym groups, each named by one lemmatised word (:mod:`.text`);
 2. each label is scored on each cluster, and clusters of one image and layer that share a best

@@ -1,10 +1,10 @@
 """Scores of labels on clusters (the reveal game's formula) and merging of same-label clusters.
 
-METHODS.md: a label l on cluster C scores
+INV (docs/inv.md): a label l on cluster C scores
 
     freq(l, C) · (1 − 0.1 · mean reveal step), divided by 4 when no correct guess used it.
 
-Choices where METHODS.md is silent (see docs/labels.md):
+Choices where the paper is silent (see docs/labels.md):
 - freq(l, C) is the *fraction* of C's annotations that name l (so scores lie in [0, 1] however
   many people annotated C); annotations naming nothing but the class still count in the total;
 - the mean reveal step is over the annotations that name l;

@@ -1,11 +1,11 @@
 """Label text: normalise, embed with Sentence-BERT, group synonyms, name each group by one word.
 
-The INV pipeline (METHODS.md): lower-case; remove the class name; embed with Sentence-BERT (the
+The INV pipeline (docs/inv.md): lower-case; remove the class name; embed with Sentence-BERT (the
 packaged offline all-MiniLM-L6-v2 by default); group synonyms by complete-link agglomerative
 clustering on cosine distance, the group count chosen by silhouette; name each group by its best
 single word (the non-stopword most similar to the group's labels); lemmatise (simplemma, English).
 
-Additions where METHODS.md is silent (see docs/labels.md):
+Additions where the paper is silent (see docs/labels.md):
 - one annotation may list several characteristics separated by ``,`` ``;`` ``/`` or ``|``; each
   is a label of its own (:func:`phrases`);
 - silhouette can neither choose one group nor one group per label, so ``threshold`` (cosine
