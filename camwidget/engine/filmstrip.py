@@ -76,7 +76,7 @@ def filmstrip(
     source = session.layer_info(region_layer).grid if region is not None else None
     names, thumbs, blank = [], [], []
     for info in infos:
-        r = None if region is None else scale_region(region, source, info.grid)
+        r = None if region is None or source is None else scale_region(region, source, info.grid)
         subset = channels if channels is not None and info.name == channels_layer else None
         if method == "gradcam++":
             target = session.resolve_target(target)
@@ -96,7 +96,7 @@ def filmstrip(
     return Filmstrip(layers=names, maps=maps, method=method, target=int(target) if target is not None else -1, blank=blank)
 
 
-def _gradcampp_map(session: Any, info: Any, target: int, channels: Sequence[int] | None, region: Any) -> torch.Tensor:
+def _gradcampp_map(session: Any, info: Any, target: Any, channels: Sequence[int] | None, region: Any) -> torch.Tensor:
     """Grad-CAM++ at one layer in float32 through the identity α·ReLU(g) = ReLU(g) / (2 + S_k·g).
 
     With D2 = g² and D3 = g³, α = g² / (2g² + S_k g³) = 1 / (2 + S_k g) wherever g ≠ 0 (S_k = Σ A_k),
