@@ -77,10 +77,22 @@ def test_the_input_follows_the_models_dtype(image, dtype):
     assert session.predict(reference.input).dtype == dtype  # perturbation passes too (LIME, metrics)
 
 
+class Scriptable(torch.nn.Module):
+    """conv → ReLU → GAP → linear, in this file (TorchScript compiles from the source it reads)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self.fc = torch.nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.relu(self.conv(x)).mean(dim=(2, 3)))
+
+
 @pytest.mark.filterwarnings("ignore::FutureWarning")
 @pytest.mark.parametrize("kind", ["script", "trace"])
 def test_torchscript_models_are_refused_with_what_to_pass(image, kind):
-    model = TinyCNN().eval()
+    model = Scriptable().eval()  # defined here: scripting reads its source file
     compiled = torch.jit.script(model) if kind == "script" else torch.jit.trace(model, torch.zeros(1, 3, 16, 16))
     with pytest.raises(TypeError, match=rf"^model: a {kind}.* TorchScript module .*pass the original torch.nn.Module"):
         cw.Session(compiled, image, preprocess=tiny_preprocess)
