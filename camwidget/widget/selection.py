@@ -17,6 +17,7 @@ import numpy as np
 
 from ..engine import Session
 from ..engine import methods as _methods
+from ..engine import targets
 from ..engine.subsets import channel_index, region_mask, region_as_tuple
 from .wire import COLORMAPS
 
@@ -33,7 +34,7 @@ class Selection:
 
     layer: str
     method: str
-    target: int
+    target: Any  # a class index, or a resolved camwidget.targets.Target
     channels: tuple[int, ...] | None = None
     region: tuple[int, int, int, int] | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
@@ -155,12 +156,10 @@ def check_target(session: Session, value: Any) -> Any:
         value = int(value)
     elif isinstance(value, (float, np.floating)):
         raise TypeError(f"target: expected a class index (int), a class name or None, got {value!r}")
-    if value is not None and not isinstance(value, (int, str)):
-        raise TypeError(f"target: the widget explains one class: an index, a name or None, got {value!r}")
-    resolved = session.resolve_target(value)
-    if not isinstance(resolved, int):
-        raise TypeError(f"target: the widget explains one class: an index, a name or None, got {value!r}")
-    return resolved
+    if value is not None and not isinstance(value, (int, str, targets.Target)) and not callable(value):
+        raise TypeError(f"target: expected a class index, a class name, None, a camwidget.targets.Target "
+                        f"or a callable of the output, got {value!r}")
+    return session.resolve_target(value)  # a class index, or a Target (multi-label, segmentation, a score)
 
 
 def check_params(method: str, value: Any) -> dict[str, Any]:
