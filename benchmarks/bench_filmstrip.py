@@ -9,8 +9,8 @@ computes after each answer. The goal: ≤ 2 × one no-grad forward of the same m
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
+import sys
+from pathlib import Path
 
 import torch
 from threadpoolctl import threadpool_limits
@@ -18,14 +18,10 @@ from threadpoolctl import threadpool_limits
 import camwidget as cw
 from camwidget.engine.filmstrip import filmstrip
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import median_seconds  # noqa: E402
 
-def median(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+
 
 
 def main() -> None:
@@ -44,11 +40,11 @@ def main() -> None:
                 session.model(session.input)
 
         forward()
-        t_forward = median(forward, max(args.repeats, 5))
+        t_forward = median_seconds(forward, max(args.repeats, 5), warmup=0)
         rows = []
         for method, region in (("gradcam++", None), ("gradcam", None), ("gradcam++", (1, 2, 4, 6))):
             strip = filmstrip(session, method, 281, region=region, region_layer="bn2")  # warm
-            t = median(lambda m=method, r=region: filmstrip(session, m, 281, region=r, region_layer="bn2"), args.repeats)
+            t = median_seconds(lambda m=method, r=region: filmstrip(session, m, 281, region=r, region_layer="bn2"), args.repeats, warmup=0)
             rows.append((method, region, len(strip.layers), t))
     print(f"one no-grad forward: {t_forward * 1000:.1f} ms ({args.threads} threads)")
     for method, region, n, t in rows:
