@@ -31,7 +31,7 @@ from .actions import Actions
 from .memory_labels import MemoryLabels
 from .panel import Panel
 from .panels import PANELS
-from .selection import FIELDS, VIEW, Selection, check_request, check_view
+from .selection import FIELDS, VIEW, Selection, check_request, check_view, refusal
 from .worker import Worker
 
 __all__ = ["CamWidget", "MemoryLabels", "explore"]
@@ -327,7 +327,7 @@ class CamWidget(anywidget.AnyWidget, _panel_traits(PANELS)):  # type: ignore[mis
             try:
                 accepted[name] = check(value)
             except Exception as exc:  # noqa: BLE001 - refused with a message
-                refused[name] = _message(name, exc)
+                refused[name] = refusal(name, exc)
         if ignored:
             log.debug("camwidget: ignored a frontend write to kernel-owned or unknown traits %s", ignored)
         request: int | None = None
@@ -420,39 +420,8 @@ def _stop(worker: Worker, actions: Actions) -> None:
     actions.close()
 
 
-def _message(name: str, exc: BaseException) -> str:
-    text = str(exc)
-    return text if text.startswith(name) else f"{name}: {text}"
-
-
 def _json_safe(value: Any) -> Any:
     return json.loads(json.dumps(value, default=lambda o: o.item() if isinstance(o, np.generic) else str(o)))
 
 
-def explore(
-    model: Any = None,
-    image: Any = "chelsea",
-    *,
-    preprocess: Any = None,
-    classes: Any = None,
-    layers: Any = None,
-    **widget_options: Any,
-) -> CamWidget:
-    """Open the explorer on ``model`` and ``image`` in one call.
-
-    ``model=None`` takes the embedded default (EfficientNet-Lite0, ImageNet) with its preprocessing
-    and class names; ``image`` may be anything ``Session`` takes or the name of a sample image
-    (``"chelsea"``). Other keywords (``layer``, ``method``, ``target``, ``channels``, ``region``,
-    ``params``, ``opacity``, ``colormap``, ``outline``, ``hide_rest``, ``store``, ``annotator``) go
-    to :class:`CamWidget`.
-    """
-    from .. import models, samples
-
-    if model is None:
-        model, default_preprocess, default_classes = models.default()
-        preprocess = default_preprocess if preprocess is None else preprocess
-        classes = default_classes if classes is None else classes
-    if isinstance(image, str) and not Path(image).exists():
-        image = samples.load(image)
-    session = Session(model, image, preprocess=preprocess, classes=classes, layers=layers)
-    return CamWidget(session, **widget_options)
+from .explore import explore  # noqa: E402  (needs CamWidget above)

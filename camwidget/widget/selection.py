@@ -66,7 +66,7 @@ class Selection:
             try:
                 new = new._with(session, name, changes[name])
             except Exception as exc:  # noqa: BLE001 - every refusal becomes a message, never a traceback
-                refused[name] = _message(name, exc)
+                refused[name] = refusal(name, exc)
         return new, refused
 
     def _with(self, session: Session, name: str, value: Any) -> Selection:
@@ -124,7 +124,8 @@ class Selection:
         return int(self.params.get("seed", 0) or 0) if self.method == "inv" else 0
 
 
-def _message(name: str, exc: BaseException) -> str:
+def refusal(name: str, exc: BaseException) -> str:
+    """The message for a refused value: the exception's text, starting with the value's name."""
     text = str(exc).strip("'\"") if isinstance(exc, KeyError) else str(exc)
     return text if text.startswith(name) else f"{name}: {text}"
 
