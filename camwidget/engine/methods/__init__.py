@@ -75,7 +75,7 @@ class MethodSpec:
     #: False: the method needs no gradient of the session's forward (a new session then runs a
     #: forward without autograd graph); ``prepare(session, params)`` runs first, before it.
     needs_graph: bool = True
-    prepare: Callable[[Any, dict[str, Any]], None] | None = None
+    prepare: Callable[[Any, dict[str, Any]], object] | None = None  # its result is ignored
 
     def resolve_layer(self, session, layer: str | None) -> LayerInfo:
         if layer is None and self.default_layer is not None:
