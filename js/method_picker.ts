@@ -114,6 +114,7 @@ export class MethodPicker {
       wrap.className = "cw-param";
       const text = doc.createElement("span");
       text.textContent = spec.label ?? name;
+      text.title = spec.label ?? name; // the full label where the toolbar cuts it
       if (typeof spec.limit === "number") wrap.title = `up to ${spec.limit} (the kernel refuses more unless raised)`;
       const value = name in this.params ? this.params[name] : spec.default;
       let control: HTMLInputElement | HTMLSelectElement;
