@@ -240,6 +240,7 @@ def test_marimo(chromium_executable, root):
             hosts.wait_idle(page)
             hosts.assert_on_one_screen(page)
             hosts.assert_readable(page, dark=True)
+            hosts.wait_complete(page)
             hosts.shoot(page, "marimo-dark")
             rows = _toolbar_fits(page)
             assert max(rows.values()) <= 2, rows
