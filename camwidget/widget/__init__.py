@@ -26,6 +26,7 @@ import traitlets as t
 from ..engine import Explanation, Session
 from ..engine import targets as _targets
 from ..engine import methods as _methods
+from ..engine.methods.disclosure import primary_params
 from . import wire
 from .actions import Actions
 from .memory_labels import MemoryLabels
@@ -183,8 +184,8 @@ class CamWidget(anywidget.AnyWidget, _panel_traits(PANELS)):  # type: ignore[mis
                 self.image_shape = shape
                 self.layers = [{"name": i.name, "shape": list(i.shape), "depth": i.depth} for i in session.layers]
                 self.classes = list(session.classes or [])
-                self.methods = [{"name": m.name, "label": m.label, "params": _json_safe(m.params)}
-                                for m in _methods.available()]
+                self.methods = [{"name": m.name, "label": m.label, "params": _json_safe(m.params),
+                                 "primary": primary_params(m.name, m.params)} for m in _methods.available()]
                 self.top = [{"index": i, "name": n, "prob": p} for i, n, p in top]
                 for name, value in {**selection.traits(), **view}.items():
                     setattr(self, name, value)

@@ -107,6 +107,42 @@ test("thumbnails: click picks one, shift-click adds, buttons", () => {
   assert.ok(tiles[0].classList.contains("cw-selected") && tiles[2].classList.contains("cw-dim"));
 });
 
+test("secondary parameters fold behind more…; opened, they commit like the rest; Escape folds", () => {
+  const methods = [
+    { name: "gradcam", label: "Grad-CAM", params: {} },
+    {
+      name: "smooth", label: "Smooth", primary: ["n"],
+      params: { n: { type: "int", default: 25, min: 1, label: "n" }, seed: { type: "int", default: 0, label: "seed" } },
+    },
+  ];
+  const { q, model, el, window } = setup({ methods, method: "smooth" });
+  const toggle = q("params-more-toggle") as unknown as HTMLButtonElement;
+  const more = q("params-more");
+  const seed = el.querySelector("input[data-param=seed]") as unknown as HTMLInputElement;
+  assert.ok(toggle && more && seed && more.contains(seed as unknown as Node), "seed is folded");
+  assert.ok(!more.contains(el.querySelector("input[data-param=n]") as unknown as Node), "n stays in view");
+  assert.equal(more.hidden, true);
+  assert.equal(toggle.getAttribute("aria-expanded"), "false");
+  assert.match(toggle.textContent ?? "", /more… \(1\)/);
+  toggle.click();
+  assert.equal(more.hidden, false);
+  assert.equal(toggle.getAttribute("aria-expanded"), "true");
+  model.clear();
+  seed.value = "7";
+  seed.dispatchEvent(new window.Event("change") as unknown as Event);
+  assert.deepEqual(model.sets().params, { seed: 7 });
+  model.kernelSets({ params: { seed: 7 } }); // the echo re-renders: the disclosure stays open
+  assert.equal(q("params-more").hidden, false);
+  q("params-more").dispatchEvent(new window.KeyboardEvent("keydown", { key: "Escape", bubbles: true }) as unknown as Event);
+  assert.equal(q("params-more").hidden, true);
+  // A method without folded parameters shows no toggle; one without `primary` shows every parameter.
+  model.kernelSets({ method: "gradcam", params: {} });
+  assert.equal(el.querySelector("[data-testid=params-more-toggle]"), null);
+  model.kernelSets({ methods: [{ name: "smooth", label: "Smooth", params: methods[1].params }], method: "smooth" });
+  assert.equal(el.querySelector("[data-testid=params-more-toggle]"), null);
+  assert.ok(el.querySelector(".cw-params input[data-param=seed]"));
+});
+
 test("method and class pickers commit; params render from the schema", () => {
   const { q, model, el, window } = setup();
   const method = q("method-select") as unknown as HTMLSelectElement;

@@ -60,7 +60,8 @@ class MethodSpec:
 
     ``params`` maps a parameter name to its schema: ``{"type": "int" | "float" | "choice" |
     "bool", "default": ..., "min": ..., "max": ..., "limit": ..., "choices": [...],
-    "nullable": bool, "label": str}``; the widget renders controls from it. ``max`` is a hard
+    "nullable": bool, "label": str, "secondary": bool}``; the widget renders controls from it
+    (``secondary``: folded behind "more…", see ``methods/disclosure.py``). ``max`` is a hard
     bound; ``limit`` a soft one (a guard against accidents) that
     ``methods.raise_limit(method, name, value)`` lifts. Numeric parameters without either get
     ``DEFAULT_LIMITS``; a parameter called ``seed`` always follows ``SEED_RANGE``.
