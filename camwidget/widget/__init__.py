@@ -80,7 +80,9 @@ class CamWidget(anywidget.AnyWidget, _panel_traits(PANELS)):  # type: ignore[mis
     ``w.opacity``, ``w.colormap``, ``w.outline`` and ``w.hide_rest`` are synced both ways (the last
     four are drawn in the browser and never reach the session; ``outline`` and ``hide_rest`` show
     the segment boundaries and dim the unselected segments of SeCAM and LIME); ``w.explanation`` is
-    the :class:`~camwidget.Explanation` on screen. Invalid values (from Python or the browser) are
+    the :class:`~camwidget.Explanation` on screen. ``w.fuse_layers`` (two or more layer names, or
+    [] for one layer; shift-click stops on the strip) fuses their maps, ``w.fuse_gamma`` turns on
+    LayerCAM's scaling. Invalid values (from Python or the browser) are
     refused with a message in the widget's error area and the trait keeps its last valid value.
 
     With the method ``"inv"`` the widget shows the layer's clusters and records labels and reveal
@@ -113,6 +115,9 @@ class CamWidget(anywidget.AnyWidget, _panel_traits(PANELS)):  # type: ignore[mis
     channels = t.Any(None).tag(sync=True)
     region = t.Any(None).tag(sync=True)
     params = t.Dict().tag(sync=True)
+    #: Layers whose maps are fused (shift-click stops on the strip; [] = the one ``layer``); see selection.py.
+    fuse_layers = t.Any([]).tag(sync=True)
+    fuse_gamma = t.Any(None).tag(sync=True)  # LayerCAM's tanh scaling of fused maps (None: off)
     request = t.Int(0).tag(sync=True)
 
     # View only.
@@ -133,6 +138,7 @@ class CamWidget(anywidget.AnyWidget, _panel_traits(PANELS)):  # type: ignore[mis
         channels: list[int] | None = None,
         region: tuple[int, int, int, int] | None = None,
         params: dict[str, Any] | None = None,
+        fuse_layers: list[str] | None = None,
         opacity: float = 0.5,
         colormap: str = "jet",
         outline: bool = True,
@@ -144,7 +150,7 @@ class CamWidget(anywidget.AnyWidget, _panel_traits(PANELS)):  # type: ignore[mis
             raise TypeError(f"session: expected a camwidget.Session, got {type(session).__name__}")
         # The constructor's values raise here, like any constructor, before a comm opens.
         selection = Selection.initial(session, layer=layer, method=method, target=target, channels=channels,
-                                      region=region, params=params or {})
+                                      region=region, params=params or {}, fuse_layers=fuse_layers)
         view = {name: check_view(name, value) for name, value in
                 zip(VIEW, (opacity, colormap, outline, hide_rest))}
         # Trait changes come from the kernel's main thread (cells, browser messages), the worker
