@@ -17,6 +17,16 @@ from test_widget_targets import from_frontend
 from nets import tiny_preprocess
 
 
+def json_safe(w: CamWidget) -> None:
+    """Every synced trait can travel: JSON, or bytes (a Target object in a dict would not)."""
+    def binary(value):
+        if isinstance(value, (bytes, memoryview)):
+            return None
+        raise TypeError(f"{type(value).__name__} in the widget's state cannot travel as JSON")
+
+    json.dumps(w.get_state(), default=binary)
+
+
 @pytest.fixture
 def widget(tiny_image):
     session = cw.Session(TinySegmenter(), tiny_image, preprocess=tiny_preprocess)
@@ -46,6 +56,7 @@ def test_a_box_from_the_browser_becomes_a_segmentation_target_of_the_class_on_sc
     np.testing.assert_allclose(widget.explanation.map, expected.map, rtol=1e-5, atol=1e-7)
     assert not np.allclose(widget.explanation.map, before)
     assert "in box (0, 0, 6, 8)" in widget.status
+    json_safe(widget)
     # another class keeps the box; a click (None) goes back to the class's predicted pixels
     other = next(c["index"] for c in widget.top if c["index"] != cls) if len(widget.top) > 1 else (cls + 1) % 3
     from_frontend(widget, target=other)

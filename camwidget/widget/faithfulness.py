@@ -127,7 +127,7 @@ class Faithfulness(Panel):
         directions: dict[str, bool] = {}
 
         def table(state: str) -> dict[str, Any]:
-            return {"state": state, "layer": start.layer, "target": start.target, "metrics": metrics,
+            return {"state": state, "layer": start.layer, "target": start.target_json, "metrics": metrics,
                     "higher_is_better": directions, "methods": methods, "rows": rows}
 
         self.widget.publish(compare_table=table("computing"))
@@ -150,7 +150,7 @@ class Faithfulness(Panel):
         return rows
 
     def _row(self, method: str, start: Any, metrics: list[str], columns: dict, directions: dict, cancelled) -> dict:
-        row: dict[str, Any] = {"method": method, "layer": start.layer, "target": start.target}
+        row: dict[str, Any] = {"method": method, "layer": start.layer, "target": start.target_json}
         with self.widget.worker.using_session() as session, progress.reporting(None, cancelled=cancelled):
             try:
                 e = session.explain(method, layer=start.layer, target=start.target)

@@ -138,6 +138,12 @@ class Selection:
         return json.dumps(self.traits(), sort_keys=True, default=lambda v: f"{v!r}#{hash(v)}")  # a Target: by value
 
     @property
+    def target_json(self) -> int | str | None:
+        """The target as the view shows it (in the panels' metadata): its class index, None for a
+        custom score — never a Target object, which JSON cannot carry."""
+        return targets.json_value(self.target)
+
+    @property
     def seed(self) -> int:
         """The INV clustering seed this selection uses (0 for other methods)."""
         return int(self.params.get("seed", 0) or 0) if self.method == "inv" else 0
