@@ -44,7 +44,8 @@ export interface MethodEntry {
 export interface TopEntry {
   index: number;
   name: string;
-  prob: number;
+  score: number;
+  score_kind: string; // "softmax probability", "sigmoid probability" (multi-label), "share of output pixels" (segmentation)
 }
 
 export interface HeatmapMeta {

@@ -45,7 +45,7 @@ def test_non_finite_gradients_name_the_layer(image):
             return self.fc(torch.flatten(self.pool(a), 1)) + torch.sqrt(a).sum()
 
     session = cw.Session(Overflowing().eval(), image, preprocess=tiny_preprocess)
-    with pytest.raises(ValueError, match=r"^model: the gradient of class 0 .*not finite \((NaN|inf).*\) at layer 'features"):
+    with pytest.raises(ValueError, match=r"^model: the gradient of the logit of class 0 .*not finite \((NaN|inf).*\) at layer 'features"):
         session.explain("gradcam", target=0)
 
 

@@ -51,6 +51,9 @@ class Explanation:
     segments: np.ndarray | None = None
     params: dict[str, Any] = field(default_factory=dict)
     blank_reason: str | None = None
+    #: The target as the session resolved it — a class index or a camwidget Target (multi-label,
+    #: segmentation, a custom score) — what metrics score (None: built by hand; ``target`` is used).
+    resolved_target: Any = field(default=None, repr=False, compare=False)
     #: The ``Session.token`` of the session that made it (None: built by hand); metrics check it.
     source: str | None = field(default=None, repr=False, compare=False)
 

@@ -7,6 +7,7 @@ with the argument at fault (``model:``, ``target:``) and says where the problem 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -87,24 +88,37 @@ def check_forward(model: nn.Module, logits: torch.Tensor, activations: Mapping[s
                      f"in the logits), {where}{cause}")
 
 
-def check_gradients(gradients: Mapping[str, torch.Tensor], order: Sequence[str], target: int,
+def scored(target: Any, name: str) -> str:
+    """What a target differentiates, for messages: "the logit of class 3 (cat)" for a class index
+    or a multi-label class, "the score 'cat in box (0, 0, 4, 4)'" for any other target."""
+    from .targets import MultiLabelTarget, Target
+
+    if not isinstance(target, Target) or isinstance(target, MultiLabelTarget):
+        return f"the logit of class {int(target if not isinstance(target, Target) else target.index)} ({name})"
+    return f"the score {name!r}"
+
+
+def check_gradients(gradients: Mapping[str, torch.Tensor], order: Sequence[str], target: Any,
                     name: str) -> None:
-    """ValueError naming the first layer whose gradient of ``target``'s logit is not finite, or
-    saying that the logit is constant when every layer's gradient is exactly zero."""
+    """ValueError naming the first layer whose gradient of ``target``'s score (a class's logit,
+    or the target's own score) is not finite, or saying that the score is constant when every
+    layer's gradient is exactly zero. ``name``: the target's name (``Session.class_name``)."""
+    what = scored(target, name)
     sums = _sums([gradients[layer] for layer in order])
     finite = bool(torch.isfinite(sums).all())
     for layer in [] if finite else order:
         g = gradients[layer]
         if not bool(torch.isfinite(g).all()):
             raise ValueError(
-                f"model: the gradient of class {target} ({name})'s logit is not finite ({_kind(g)}) at "
+                f"model: the gradient of {what} is not finite ({_kind(g)}) at "
                 f"layer {layer!r}; the backward pass overflows there"
             )
     if order and not (finite and bool(sums.any())) and not any(bool(gradients[layer].any()) for layer in order):
+        cause = ("e.g. an all-zero classifier head, as in a randomly initialised vision transformer"
+                 if what.startswith("the logit") else "the score may ignore the output, or multiply it by zero")
         raise ValueError(
-            f"target: the logit of class {target} ({name}) does not depend on the image here: its "
-            "gradient is zero at every layer (e.g. an all-zero classifier head, as in a randomly "
-            "initialised vision transformer), so every gradient map would be blank"
+            f"target: {what} does not depend on the image here: its "
+            f"gradient is zero at every layer ({cause}), so every gradient map would be blank"
         )
 
 

@@ -346,6 +346,7 @@ class Session:
             channels=None if index is None else index.tolist(),
             region=region_as_tuple(mask),
             class_name=self.class_name(target_index),
+            resolved_target=target_index,
             mask=result.mask,
             segments=result.segments,
             params=dict(result.params),

@@ -21,6 +21,7 @@ from typing import Any, cast
 import numpy as np
 import traitlets as t
 
+from ..engine import targets as _targets
 from ..labels.store import Annotation
 from . import wire
 from .clusters import Clusters, check_cluster_index
@@ -64,6 +65,9 @@ class RevealGame(Panel):
         w = self.widget
         with self._lock:
             layer = layer or w.selection.layer
+            if _targets.class_index(w.selection.target) is None:
+                raise ValueError(f"game: the target on screen ({w.session.class_name(w.selection.target)}) scores no "
+                                 "class, so there is no class to guess; pick a class to play")
             chosen = self._clusters.cluster(layer, check_cluster_index(cluster))
             values = wire.to_uint8(chosen.upsampled(tuple(w.image_shape)))
             top = sorted({name for _, name, _ in w.session.top(5)})  # alphabetical: the order gives nothing away
@@ -169,7 +173,7 @@ class RevealGame(Panel):
         a = clusters.store.annotate(w.session, layer=layer, cluster=chosen, text=text, target=chosen.target,
                                     guess=guess, reveal_step=int(w.reveal_step), outcome=outcome,
                                     annotator=w.annotator or None, layer_depth=clusters.depth(layer))
-        answer = w.session.class_name(chosen.target)
+        answer = w.session.class_name(_targets.class_index(chosen.target))  # the class, not "cow in box …"
         w.publish(game={**g, "outcome": a.outcome, "answer": answer, "guess": a.guess_name or a.guess}, error="",
                   status=f"reveal game: {a.outcome} at step {a.reveal_step} — it was {answer}")
         clusters.refresh_labels(layer, chosen.target)

@@ -27,7 +27,10 @@ function setup(extra: Record<string, unknown> = {}) {
     channels_atlas: new DataView(new Uint8Array(3 * 4).buffer),
     atlas_meta: { layer: "head", order: [7, 2, 5], weights: [0.9, 0.5, 0.1], tile: [2, 2], total: 32, weight_kind: "weight" },
     layers: LAYERS,
-    top: [{ index: 3, name: "cat", prob: 0.6 }, { index: 1, name: "dog", prob: 0.3 }],
+    top: [
+      { index: 3, name: "cat", score: 0.6, score_kind: "softmax probability" },
+      { index: 1, name: "dog", score: 0.3, score_kind: "softmax probability" },
+    ],
     classes: ["a", "dog", "c", "cat", "e"],
     methods: [
       { name: "gradcam", label: "Grad-CAM", params: {} },
@@ -308,4 +311,38 @@ test("stale replies are not painted over newer ones", async () => {
   model.kernelSets({ heatmap_meta: { shape: [4, 4], request: 4, layer: "head" } });
   await Promise.resolve();
   assert.equal(root.dataset.shownRequest, "4");
+});
+
+test("segmentation: a drag on the output map sets target_box; the toggle switches to neurons", () => {
+  const { q, model, window, el } = setup({ output_shape: [8, 8], target_box: null });
+  model.clear();
+  assert.equal(q("drag-mode").hidden, false);
+  const box = q("output-box-selector");
+  const neurons = q("region-selector");
+  assert.equal(box.dataset.active, "true");
+  assert.equal(neurons.dataset.active, "false");
+  const ev = (type: string, x: number) =>
+    new window.PointerEvent(type, { clientX: x, clientY: x, button: 0, pointerId: 1 }) as unknown as Event;
+  box.dispatchEvent(ev("pointerdown", 5));
+  box.dispatchEvent(ev("pointermove", 40));
+  box.dispatchEvent(ev("pointerup", 40));
+  // happy-dom has no layout (a 0×0 box): every point is the last cell
+  assert.deepEqual(model.sets().target_box, [7, 7, 8, 8]);
+  assert.equal(model.sets().region, undefined);
+  model.clear();
+  neurons.dispatchEvent(ev("pointerdown", 5));
+  neurons.dispatchEvent(ev("pointerup", 5));
+  assert.equal(model.saves(), 0, "the inactive neuron selector ignores the pointer");
+  const radio = q("drag-neurons") as unknown as HTMLInputElement;
+  radio.checked = true;
+  radio.dispatchEvent(new window.Event("change") as unknown as Event);
+  assert.equal(neurons.dataset.active, "true");
+  assert.equal(box.dataset.active, "false");
+  assert.equal((el.querySelector("[data-testid=score-kind]") as unknown as HTMLElement).textContent, "(softmax probability)");
+});
+
+test("a classifier shows no drag toggle; the neuron selector keeps the pointer", () => {
+  const { q } = setup();
+  assert.equal(q("drag-mode").hidden, true);
+  assert.equal(q("region-selector").dataset.active, "true");
 });

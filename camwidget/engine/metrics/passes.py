@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import progress
+from .. import progress, targets
 from ..explanation import Explanation
 
 ORIGINAL = ("original",)
@@ -42,7 +42,7 @@ class Context:
         check_explanation(session, explanation)
         self.session = session
         self.explanation = explanation
-        self.target = int(explanation.target)
+        self.target = scored_target(explanation)
         self.input = session.input.detach()
         self.size = tuple(self.input.shape[-2:])
         self._saliency: torch.Tensor | None = None
@@ -71,7 +71,7 @@ class Context:
     def map_key(self) -> str:
         """A digest of the map, target and input size: results are cached under it."""
         digest = hashlib.blake2b(np.ascontiguousarray(self.explanation.map, dtype=np.float32).tobytes(), digest_size=12)
-        digest.update(f"{self.explanation.map.shape}|{self.target}|{self.size}".encode())
+        digest.update(f"{self.explanation.map.shape}|{self.target!r}#{hash(self.target)}|{self.size}".encode())
         return digest.hexdigest()
 
 
@@ -85,15 +85,39 @@ def check_explanation(session, explanation: Any) -> None:
     if tuple(explanation.image_size) != tuple(session.image.shape[:2]):
         raise ValueError(f"explanation: made for a {explanation.image_size} image, but this session's image is "
                          f"{tuple(session.image.shape[:2])}")
-    if not 0 <= int(explanation.target) < session.num_classes:
+    target = scored_target(explanation)
+    if not isinstance(target, targets.Target) and not 0 <= target < session.num_classes:
         raise ValueError(f"explanation: target {explanation.target} is outside this model's classes")
 
 
-def target_probabilities(session, batch: torch.Tensor, target: int) -> torch.Tensor:
-    """p(target) — the softmax probability — of each input of ``batch``."""
+def scored_target(explanation: Explanation) -> int | targets.Target:
+    """What the metrics score: the explanation's resolved target (a class index, or a Target —
+    multi-label, segmentation, a custom score), else its class index."""
+    resolved = explanation.resolved_target
+    if resolved is not None:
+        return resolved if isinstance(resolved, targets.Target) else int(resolved)
+    if explanation.target is None:
+        raise ValueError("explanation: it records no target to score (built by hand without a class index)")
+    return int(explanation.target)
+
+
+def target_probabilities(session, batch: torch.Tensor, target: int | targets.Target) -> torch.Tensor:
+    """p(target) of each input of ``batch``: the softmax probability of a class index, a Target's
+    own score (sigmoid for multi-label, the mean pixel probability for segmentation, a custom
+    score's value)."""
     if batch.device.type == "cpu" and batch.shape[0] > 1:
         batch = batch.contiguous(memory_format=torch.channels_last)  # faster convolutions on CPU
-    return torch.softmax(session.predict(batch).double(), dim=1)[:, target].cpu()
+    output = session.predict(batch)
+    if isinstance(target, targets.Target):
+        return target.probabilities(output).detach().double().reshape(-1).cpu()
+    return torch.softmax(output.double(), dim=1)[:, target].cpu()
+
+
+def original_probability(session, target: int | targets.Target) -> float:
+    """p(target) of the unperturbed image, from the session's cached output (no pass)."""
+    if isinstance(target, targets.Target):
+        return float(target.probabilities(session._logits).detach().double().reshape(-1)[0])
+    return float(torch.softmax(session.logits.double(), dim=0)[target])
 
 
 def run(session, target: int, requests: Sequence[Request], batch_size: int, on_batch=None) -> dict[Hashable, float]:
@@ -104,7 +128,7 @@ def run(session, target: int, requests: Sequence[Request], batch_size: int, on_b
     are kept per session (each value is complete), nothing else.
     """
     shared: dict = session.cached(("metrics", "shared probabilities"), dict)
-    found: dict[Hashable, float] = {ORIGINAL: float(torch.softmax(session.logits.double(), dim=0)[target])}
+    found: dict[Hashable, float] = {ORIGINAL: original_probability(session, target)}
     todo: list[Request] = []
     seen = set(found)
     for request in requests:
