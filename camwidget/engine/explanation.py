@@ -53,6 +53,9 @@ class Explanation:
     blank_reason: str | None = None
     #: The ``Session.token`` of the session that made it (None: built by hand); metrics check it.
     source: str | None = field(default=None, repr=False, compare=False)
+    #: The resolved target when it is more than a class index (a multi-label class, a segmentation
+    #: target, a score callable): what the faithfulness metrics score. None for a class index.
+    target_score: Any = field(default=None, repr=False, compare=False)
 
     @property
     def blank(self) -> bool:

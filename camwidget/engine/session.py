@@ -350,6 +350,7 @@ class Session:
             segments=result.segments,
             params=dict(result.params),
             source=self.token,
+            target_score=target_index if isinstance(target_index, targets_.Target) else None,
         )
         if blank and result.weights is not None and spec.needs_graph:  # a gradient method: why it is blank
             explanation.blank_reason = layers_.blank_reason(self, info, target_index)

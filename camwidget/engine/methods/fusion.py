@@ -78,4 +78,5 @@ def fuse(session, method: str, layers: Sequence[str], target: Any = None, channe
         class_name=first.class_name,
         params={**first.params, "layers": names, "gamma": gamma, "maps": explanations},
         source=session.token,
+        target_score=first.target_score,
     )

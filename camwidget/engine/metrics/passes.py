@@ -4,7 +4,8 @@ Every metric states the perturbed inputs it needs as :class:`Request` s, each un
 says what the input *is* (the unperturbed input is ``ORIGINAL`` whichever metric asks; deletion's
 last step and insertion's first are one all-baseline input when the baselines are equal). The
 evaluator runs each distinct key once, in batches through ``Session.predict``, and gives every
-metric the target's softmax probability of its inputs.
+metric the target's probability of its inputs: the softmax probability of a class, or what
+:mod:`.scores` says for a multi-label, segmentation or custom target (the explanation's own).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import torch
 
 from .. import progress
 from ..explanation import Explanation
+from . import scores
 
 ORIGINAL = ("original",)
 
@@ -42,7 +44,8 @@ class Context:
         check_explanation(session, explanation)
         self.session = session
         self.explanation = explanation
-        self.target = int(explanation.target)
+        #: What the metrics score: a class index, or the explanation's resolved Target (see scores.py).
+        self.target = scores.of_explanation(explanation)
         self.input = session.input.detach()
         self.size = tuple(self.input.shape[-2:])
         self._saliency: torch.Tensor | None = None
@@ -71,8 +74,13 @@ class Context:
     def map_key(self) -> str:
         """A digest of the map, target and input size: results are cached under it."""
         digest = hashlib.blake2b(np.ascontiguousarray(self.explanation.map, dtype=np.float32).tobytes(), digest_size=12)
-        digest.update(f"{self.explanation.map.shape}|{self.target}|{self.size}".encode())
+        digest.update(f"{self.explanation.map.shape}|{scores.key(self.target)}|{self.size}".encode())
         return digest.hexdigest()
+
+    @property
+    def score_label(self) -> str:
+        """What the curves plot ("p(target)", "sigmoid p(target)", ..., "score")."""
+        return scores.label(self.target)
 
 
 def check_explanation(session, explanation: Any) -> None:
@@ -85,18 +93,32 @@ def check_explanation(session, explanation: Any) -> None:
     if tuple(explanation.image_size) != tuple(session.image.shape[:2]):
         raise ValueError(f"explanation: made for a {explanation.image_size} image, but this session's image is "
                          f"{tuple(session.image.shape[:2])}")
-    if not 0 <= int(explanation.target) < session.num_classes:
+    target = scores.of_explanation(explanation)
+    if not isinstance(target, int):
+        return  # a Target was checked against this session when it explained it
+    if not 0 <= target < session.num_classes:
         raise ValueError(f"explanation: target {explanation.target} is outside this model's classes")
 
 
-def target_probabilities(session, batch: torch.Tensor, target: int) -> torch.Tensor:
-    """p(target) — the softmax probability — of each input of ``batch``."""
+def target_probabilities(session, batch: torch.Tensor, target: Any) -> torch.Tensor:
+    """p(target) — the softmax probability of a class, or a Target's own (scores.py) — of each input of ``batch``."""
     if batch.device.type == "cpu" and batch.shape[0] > 1:
         batch = batch.contiguous(memory_format=torch.channels_last)  # faster convolutions on CPU
-    return torch.softmax(session.predict(batch).double(), dim=1)[:, target].cpu()
+    with torch.no_grad():
+        return scores.of_output(session.predict(batch), target).cpu()
 
 
-def run(session, target: int, requests: Sequence[Request], batch_size: int, on_batch=None) -> dict[Hashable, float]:
+def unperturbed(session, target: Any) -> float:
+    """The target's number on the session's own input, from its cached forward (no pass)."""
+    if isinstance(target, int):
+        return float(torch.softmax(session.logits.double(), dim=0)[target])
+    session.logits  # noqa: B018 - the cached forward
+    output = session._logits
+    with torch.no_grad():
+        return float(scores.of_output(output.detach() if isinstance(output, torch.Tensor) else output, target)[0])
+
+
+def run(session, target: Any, requests: Sequence[Request], batch_size: int, on_batch=None) -> dict[Hashable, float]:
     """The target's probability for every distinct request key, in batches of ``batch_size``.
 
     The unperturbed input comes from the session's cached logits (no pass). Between batches
@@ -104,7 +126,7 @@ def run(session, target: int, requests: Sequence[Request], batch_size: int, on_b
     are kept per session (each value is complete), nothing else.
     """
     shared: dict = session.cached(("metrics", "shared probabilities"), dict)
-    found: dict[Hashable, float] = {ORIGINAL: float(torch.softmax(session.logits.double(), dim=0)[target])}
+    found: dict[Hashable, float] = {ORIGINAL: unperturbed(session, target)}
     todo: list[Request] = []
     seen = set(found)
     for request in requests:

@@ -88,8 +88,8 @@ def sanity_check(context: Context, stages: int = 5, seed: int = 0) -> MetricResu
                 reinitialise(copies[name])
             done = end
             randomised = Session(model, session.image, preprocess=session.preprocess, classes=session.classes,
-                                 device=session.device)
-            other = randomised.explain(explanation.method, layer=layers, target=explanation.target,
+                                 device=session.device, output=session.output, task=session.task)
+            other = randomised.explain(explanation.method, layer=layers, target=context.target,
                                        channels=explanation.channels,
                                        region=None if isinstance(layers, list) else _region(explanation), **params)
             correlations.append(_spearman(explanation.map, other.map))
