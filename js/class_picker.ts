@@ -1,4 +1,6 @@
-// The class picker: the top-5 classes with their probabilities, plus any class by name or index.
+// The class picker: the top-5 classes with their scores — softmax probabilities, sigmoid
+// probabilities (multi-label) or shares of the output pixels (segmentation: the classes present),
+// labelled by what they are — plus any class by name or index.
 import type { TopEntry } from "./types";
 
 /** What the user typed → a target to send: an index (digits or "#123") or the name as written. */
@@ -22,6 +24,7 @@ export function percent(p: number): string {
 export class ClassPicker {
   readonly el: HTMLElement;
   private select: HTMLSelectElement;
+  private kind: HTMLElement;
   private input: HTMLInputElement;
   private list: HTMLDataListElement;
   private top: TopEntry[] = [];
@@ -34,6 +37,9 @@ export class ClassPicker {
     this.el.className = "cw-class";
     const label = doc.createElement("label");
     label.textContent = "Class";
+    this.kind = doc.createElement("span");
+    this.kind.className = "cw-score-kind";
+    this.kind.setAttribute("data-testid", "score-kind");
     this.select = doc.createElement("select");
     this.select.setAttribute("data-testid", "class-select");
     this.select.setAttribute("aria-label", "Target class");
@@ -56,12 +62,15 @@ export class ClassPicker {
       if ((e as KeyboardEvent).key === "Enter") apply();
     });
     this.input.addEventListener("change", apply);
-    label.append(this.select);
+    label.append(this.kind, this.select);
     this.el.append(label, this.input, this.list);
   }
 
   setTop(top: TopEntry[]): void {
     this.top = Array.isArray(top) ? top : [];
+    const kind = this.top[0]?.score_kind ?? "";
+    this.kind.textContent = kind ? `(${kind})` : "";
+    this.select.title = kind ? `Target class — the score shown is its ${kind}` : "Target class";
     this.render();
   }
 
@@ -91,7 +100,7 @@ export class ClassPicker {
     const options: HTMLOptionElement[] = this.top.map((t) => {
       const o = doc.createElement("option");
       o.value = String(t.index);
-      o.textContent = `${t.name} — ${percent(t.prob)}`;
+      o.textContent = `${t.name} — ${percent(t.score)}`;
       return o;
     });
     if (this.target !== null && !this.top.some((t) => t.index === this.target)) {

@@ -1,6 +1,8 @@
-// The neuron-region selector: a transparent canvas over the image. Dragging draws a rectangle that
-// snaps to the current layer's h×w grid (the grid shows while the pointer is over the image); the
-// region is sent live (once per animation frame at most); a click without a drag clears it.
+// A region selector: a transparent canvas over the image. Dragging draws a rectangle that snaps to
+// a grid — the current layer's h×w neurons, or a segmentation model's output pixels (the grid shows
+// while the pointer is over the image, where its cells are big enough); the region is sent live
+// (once per animation frame at most); a click without a drag clears it. Two can share the stage:
+// only the active one takes the pointer; an inactive one still outlines its region, without dimming.
 import type { Region } from "./types";
 import { LatestPerFrame, nextFrame, type Schedule } from "./frames";
 
@@ -40,6 +42,19 @@ export function sameRegion(a: Region | null, b: Region | null): boolean {
 
 const CLICK_PX = 4;
 
+export interface SelectorLook {
+  testid: string;
+  title: string;
+  /** The outline's colour (the dashes are black). */
+  stroke: string;
+}
+
+const NEURONS: SelectorLook = {
+  testid: "region-selector",
+  title: "Drag to explain a region of this layer's neurons; click to clear",
+  stroke: "#ffffff",
+};
+
 export class RegionSelector {
   readonly canvas: HTMLCanvasElement;
   private grid: [number, number] | null = null;
@@ -48,18 +63,21 @@ export class RegionSelector {
   private startXY: [number, number] = [0, 0];
   private moved = false;
   private hover = false;
+  private active = true;
   private frames: LatestPerFrame<Region | null>;
 
   constructor(
     doc: Document,
     private onRegion: (region: Region | null) => void,
     schedule: Schedule = nextFrame,
+    private look: SelectorLook = NEURONS,
   ) {
     this.frames = new LatestPerFrame((region) => this.onRegion(region), schedule);
     this.canvas = doc.createElement("canvas");
     this.canvas.className = "cw-region";
-    this.canvas.setAttribute("data-testid", "region-selector");
-    this.canvas.title = "Drag to explain a region of this layer's neurons; click to clear";
+    this.canvas.setAttribute("data-testid", look.testid);
+    this.canvas.title = look.title;
+    this.canvas.dataset.active = "true";
     const c = this.canvas;
     c.addEventListener("pointerdown", (e) => this.onDown(e as PointerEvent));
     c.addEventListener("pointermove", (e) => this.onMove(e as PointerEvent));
@@ -87,6 +105,22 @@ export class RegionSelector {
     this.draw();
   }
 
+  /** Whether this selector takes the pointer (an inactive one only outlines its region). */
+  setActive(active: boolean): void {
+    this.active = active;
+    this.canvas.classList.toggle("cw-inactive", !active);
+    this.canvas.dataset.active = String(active);
+    if (!active) {
+      this.start = null;
+      this.hover = false;
+    }
+    this.draw();
+  }
+
+  get isActive(): boolean {
+    return this.active;
+  }
+
   /** Follow the model. */
   setRegion(value: unknown): void {
     if (this.start) return; // the user is dragging: the drag wins
@@ -104,7 +138,7 @@ export class RegionSelector {
   }
 
   private onDown(e: PointerEvent): void {
-    if (!this.grid || (e.button !== undefined && e.button !== 0)) return;
+    if (!this.active || !this.grid || (e.button !== undefined && e.button !== 0)) return;
     const [x, y, bw, bh] = this.local(e);
     this.start = cellAt(x, y, bw, bh, this.grid);
     this.startXY = [e.clientX, e.clientY];
@@ -170,7 +204,7 @@ export class RegionSelector {
     const cw = W / w;
     const ch = H / h;
     const dragging = this.start !== null;
-    if ((this.hover || dragging) && Math.min(cw, ch) >= 4) {
+    if (this.active && (this.hover || dragging) && Math.min(cw, ch) >= 4) {
       ctx.strokeStyle = "rgba(255,255,255,0.28)";
       ctx.lineWidth = 1;
       ctx.beginPath();
@@ -192,14 +226,16 @@ export class RegionSelector {
       const y = r0 * ch;
       const rw = (c1 - c0) * cw;
       const rh = (r1 - r0) * ch;
-      // Dim outside the region, outline it.
-      ctx.fillStyle = "rgba(0,0,0,0.35)";
-      ctx.fillRect(0, 0, W, y);
-      ctx.fillRect(0, y + rh, W, H - y - rh);
-      ctx.fillRect(0, y, x, rh);
-      ctx.fillRect(x + rw, y, W - x - rw, rh);
+      // Dim outside the region (the active selector only), outline it.
+      if (this.active) {
+        ctx.fillStyle = "rgba(0,0,0,0.35)";
+        ctx.fillRect(0, 0, W, y);
+        ctx.fillRect(0, y + rh, W, H - y - rh);
+        ctx.fillRect(0, y, x, rh);
+        ctx.fillRect(x + rw, y, W - x - rw, rh);
+      }
       ctx.lineWidth = Math.max(2, W / 200);
-      ctx.strokeStyle = "#ffffff";
+      ctx.strokeStyle = this.look.stroke;
       ctx.strokeRect(x, y, rw, rh);
       ctx.setLineDash([6, 4]);
       ctx.strokeStyle = "#000000";

@@ -38,12 +38,14 @@ export interface MethodEntry {
   name: string;
   label: string;
   params: Record<string, ParamSchema>;
+  primary?: string[]; // shown at once (engine/methods/disclosure.py); the rest fold behind "more…"
 }
 
 export interface TopEntry {
   index: number;
   name: string;
-  prob: number;
+  score: number;
+  score_kind: string; // "softmax probability", "sigmoid probability" (multi-label), "share of output pixels" (segmentation)
 }
 
 export interface HeatmapMeta {

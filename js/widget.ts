@@ -9,6 +9,7 @@ import { Overlay } from "./overlay";
 import { LayerStrip } from "./layer_strip";
 import { RegionSelector } from "./region";
 import { ClassPicker } from "./class_picker";
+import { DragMode } from "./drag_mode";
 import { MethodPicker } from "./method_picker";
 import { StatusBar } from "./status";
 import { ColorBar } from "./colorbar";
@@ -58,6 +59,21 @@ function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
     tracker.commit({ region: r });
     refreshStatus();
   });
+  // A segmentation model: a second selector on the output map's pixels (target_box), and the
+  // toggle that says which of the two a drag sets.
+  const outputBox = new RegionSelector(doc, (box) => {
+    tracker.commit({ target_box: box });
+    refreshStatus();
+  }, undefined, {
+    testid: "output-box-selector",
+    title: "Drag a box of the output map: explain the class's score summed over it; click to clear",
+    stroke: "#ffd400",
+  });
+  const dragMode = new DragMode(doc, (mode) => {
+    region.setActive(mode === "neurons");
+    outputBox.setActive(mode === "output");
+  });
+  outputBox.setActive(false);
   const fusing = () => (model.get("fuse_layers") ?? []).length > 0;
   const strip = new LayerStrip(
     doc,
@@ -208,12 +224,12 @@ function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
   root.className = "cw-root";
   const toolbar = doc.createElement("div");
   toolbar.className = "cw-toolbar";
-  toolbar.append(methods.el, classes.el);
+  toolbar.append(methods.el, classes.el, dragMode.el);
   // The view-only controls sit with the colour bar they change.
   colorbar.controls.append(viewLabel("Colormap", cmap), viewLabel("Opacity", opacity), ...segmentControls);
   const stage = doc.createElement("div");
   stage.className = "cw-stage";
-  stage.append(overlay.canvas, region.canvas);
+  stage.append(overlay.canvas, region.canvas, outputBox.canvas);
   const figure = doc.createElement("div");
   figure.className = "cw-figure";
   figure.append(stage, colorbar.el);
@@ -258,6 +274,7 @@ function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
     const err = overlay.setImage(asBytes(model.get("image")), model.get("image_shape"));
     const [h, w] = overlay.size;
     region.setSize(h, w);
+    outputBox.setSize(h, w);
     if (h && w) root.style.setProperty("--cw-aspect", String(w / h)); // the layout sizes the image by its height too
     if (err) status.setError(err);
   };
@@ -334,6 +351,14 @@ function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
     gammaBox.checked = model.get("fuse_gamma") != null;
   });
   bind(["region"], () => region.setRegion(model.get("region")));
+  bind(["output_shape"], () => {
+    const shape = model.get("output_shape");
+    const grid = Array.isArray(shape) && shape.length === 2 ? ([Number(shape[0]), Number(shape[1])] as [number, number]) : null;
+    outputBox.setGrid(grid);
+    outputBox.setRegion(model.get("target_box"));
+    dragMode.setAvailable(grid !== null);
+  });
+  bind(["target_box"], () => outputBox.setRegion(model.get("target_box")));
   bind(["classes"], () => classes.setClasses(model.get("classes") ?? null));
   bind(["top"], () => classes.setTop(model.get("top") ?? []));
   bind(["target"], () => classes.setTarget(model.get("target")));

@@ -42,7 +42,7 @@ def _masked(session, e) -> torch.Tensor:
 def test_multilabel_metrics_follow_the_sigmoid_of_the_class(tiny_image):
     s = cw.Session(_net(), tiny_image, preprocess=tiny_preprocess, task="multilabel")
     e = s.explain("gradcam", layer=LAYER, target=1)
-    assert e.target == 1 and e.target_score is not None
+    assert e.target == 1 and e.resolved_target is not None
     r = s.evaluate(e, ["deletion", "avg-drop", "avg-increase"], steps=STEPS)
     y = float(torch.sigmoid(s.logits[1]))
     curve = r["deletion"].curve
@@ -75,7 +75,7 @@ def test_a_score_callable_is_scored_by_itself_and_avg_drop_needs_it_positive(tin
     hi, lo = int(logits.argmax()), int(logits.argmin())
     margin = lambda out: out[hi] - out[lo]  # noqa: E731 - a pytorch-grad-cam style target
     e = s.explain("gradcam", layer=LAYER, target=margin)
-    assert e.target is None
+    assert e.target is None and e.resolved_target is not None
     r = s.evaluate(e, ["deletion", "avg-drop"], steps=STEPS)
     y = float(logits[hi] - logits[lo])
     assert r["deletion"].curve.y_label == "score" and r["deletion"].curve.y[0] == pytest.approx(y, rel=1e-6)

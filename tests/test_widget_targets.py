@@ -49,7 +49,7 @@ def test_multilabel_picker_shows_sigmoid_scores(tiny_image):
     try:
         assert w.wait(30)
         expected = torch.sigmoid(session.logits).sort(descending=True)
-        np.testing.assert_allclose([c["prob"] for c in w.top], expected.values[:4].numpy(), rtol=1e-6)
+        np.testing.assert_allclose([c["score"] for c in w.top], expected.values[:4].numpy(), rtol=1e-6)
         from_frontend(w, target=2)
         assert w.wait(30)
         assert w.explanation.target == 2 and w.get_state(["target"])["target"] == 2

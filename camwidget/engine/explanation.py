@@ -51,11 +51,11 @@ class Explanation:
     segments: np.ndarray | None = None
     params: dict[str, Any] = field(default_factory=dict)
     blank_reason: str | None = None
+    #: The target as the session resolved it — a class index or a camwidget Target (multi-label,
+    #: segmentation, a custom score) — what metrics score (None: built by hand; ``target`` is used).
+    resolved_target: Any = field(default=None, repr=False, compare=False)
     #: The ``Session.token`` of the session that made it (None: built by hand); metrics check it.
     source: str | None = field(default=None, repr=False, compare=False)
-    #: The resolved target when it is more than a class index (a multi-label class, a segmentation
-    #: target, a score callable): what the faithfulness metrics score. None for a class index.
-    target_score: Any = field(default=None, repr=False, compare=False)
 
     @property
     def blank(self) -> bool:
@@ -63,7 +63,7 @@ class Explanation:
 
     def upsampled(self, size: tuple[int, int] | None = None) -> np.ndarray:
         """The map bilinearly resized to ``size`` (default: the image's H × W), normalised to [0, 1]."""
-        return normalise(resize(self.map, tuple(size) if size else self.image_size))
+        return normalise(resize(self.map, (int(size[0]), int(size[1])) if size else self.image_size))
 
     def plot(self, ax=None, image: np.ndarray | None = None, alpha: float = 0.5, cmap: str = "jet"):
         """Overlay the map on ``image`` (or alone) with matplotlib; returns the Axes."""

@@ -7,6 +7,7 @@ with the argument at fault (``model:``, ``target:``) and says where the problem 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -45,6 +46,25 @@ def _kind(t: torch.Tensor) -> str:
     return " and ".join(kinds)
 
 
+def _sums(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+    """One sum per floating tensor (in float32 at least), as one vector: a NaN or inf anywhere
+    makes its tensor's sum non-finite, and a tensor with a non-zero sum has a non-zero value. One
+    read of each tensor — a quarter of what ``isfinite(t).all()`` costs (four passes and two masks)."""
+    floating = [t.detach() for t in tensors if t.is_floating_point() and t.numel()]
+    if not floating:
+        return torch.zeros(0)
+    return torch.stack([t.sum(dtype=torch.promote_types(t.dtype, torch.float32)) for t in floating])
+
+
+def all_finite(tensors: Sequence[torch.Tensor]) -> bool:
+    """Whether every value of every tensor is finite. The sums decide when they are finite; only
+    when one is not (a NaN or inf, or a sum of finite values that overflowed) does the exact
+    elementwise test run."""
+    if bool(torch.isfinite(_sums(tensors)).all()):
+        return True
+    return all(bool(torch.isfinite(t.detach()).all()) for t in tensors if t.is_floating_point())
+
+
 def _bad_parameters(model: nn.Module) -> list[str]:
     return [name for name, p in model.named_parameters() if p.is_floating_point() and not bool(torch.isfinite(p).all())]
 
@@ -53,6 +73,8 @@ def check_forward(model: nn.Module, logits: torch.Tensor, activations: Mapping[s
                   order: Sequence[str]) -> None:
     """ValueError naming the first layer (in depth ``order``) whose activations are not finite,
     and the non-finite parameters, when the logits or any captured activation is NaN or inf."""
+    if all_finite([logits, *(activations[n] for n in order if n in activations)]):
+        return
     first = next((name for name in order if name in activations
                   and not bool(torch.isfinite(activations[name].detach()).all())), None)
     if first is None and bool(torch.isfinite(logits.detach()).all()):
@@ -66,22 +88,38 @@ def check_forward(model: nn.Module, logits: torch.Tensor, activations: Mapping[s
                      f"in the logits), {where}{cause}")
 
 
-def check_gradients(gradients: Mapping[str, torch.Tensor], order: Sequence[str], target: int,
+def scored(target: Any, name: str) -> str:
+    """What a target differentiates, for messages: "the logit of class 3 (cat)" for a class index
+    or a multi-label class, "the score 'cat in box (0, 0, 4, 4)'" for any other target."""
+    from .targets import MultiLabelTarget, Target
+
+    if not isinstance(target, Target) or isinstance(target, MultiLabelTarget):
+        index = target.index if isinstance(target, Target) else target
+        return f"the logit of class {index} ({name})"
+    return f"the score {name!r}"
+
+
+def check_gradients(gradients: Mapping[str, torch.Tensor], order: Sequence[str], target: Any,
                     name: str) -> None:
-    """ValueError naming the first layer whose gradient of ``target``'s logit is not finite, or
-    saying that the logit is constant when every layer's gradient is exactly zero."""
-    for layer in order:
+    """ValueError naming the first layer whose gradient of ``target``'s score (a class's logit,
+    or the target's own score) is not finite, or saying that the score is constant when every
+    layer's gradient is exactly zero. ``name``: the target's name (``Session.class_name``)."""
+    what = scored(target, name)
+    sums = _sums([gradients[layer] for layer in order])
+    finite = bool(torch.isfinite(sums).all())
+    for layer in [] if finite else order:
         g = gradients[layer]
         if not bool(torch.isfinite(g).all()):
             raise ValueError(
-                f"model: the gradient of class {target} ({name})'s logit is not finite ({_kind(g)}) at "
+                f"model: the gradient of {what} is not finite ({_kind(g)}) at "
                 f"layer {layer!r}; the backward pass overflows there"
             )
-    if order and not any(bool(gradients[layer].any()) for layer in order):
+    if order and not (finite and bool(sums.any())) and not any(bool(gradients[layer].any()) for layer in order):
+        cause = ("e.g. an all-zero classifier head, as in a randomly initialised vision transformer"
+                 if what.startswith("the logit") else "the score may ignore the output, or multiply it by zero")
         raise ValueError(
-            f"target: the logit of class {target} ({name}) does not depend on the image here: its "
-            "gradient is zero at every layer (e.g. an all-zero classifier head, as in a randomly "
-            "initialised vision transformer), so every gradient map would be blank"
+            f"target: {what} does not depend on the image here: its "
+            f"gradient is zero at every layer ({cause}), so every gradient map would be blank"
         )
 
 

@@ -229,7 +229,8 @@ def _no_spatial_layer(outputs: dict[str, torch.Tensor], order: list[str], input_
 
 def default_layer(session) -> str:
     """The deepest layer whose map can show something: for transformers, not the blocks after which
-    only the prefix (class) token reaches the output.
+    only the prefix (class) token reaches the output; for segmentation models, not the class score
+    map itself (see :func:`_before_score_map`).
 
     Only when the deepest layer is a token layer with prefix tokens is anything computed: the top
     target's gradients (one backward, cached by the session for the first explanation) tell
@@ -237,9 +238,30 @@ def default_layer(session) -> str:
     """
     chosen = session.layers
     if chosen[-1].prefix_tokens == 0:
-        return chosen[-1].name
+        return _before_score_map(session, chosen)
     for info in reversed(chosen):
         if info.prefix_tokens == 0 or bool(session.gradients(info.name, None).any()):
+            return info.name
+    return chosen[-1].name
+
+
+def _before_score_map(session, chosen: list[LayerInfo]) -> str:
+    """The deepest layer; for a segmentation model, the deepest layer of its ``backbone`` where it
+    has one (torchvision's FCN, DeepLabV3, LR-ASPP; pytorch-grad-cam's choice too), else the deepest
+    layer that is not a class score map (one channel per class). After the backbone the head is a
+    per-pixel, almost linear map: there Grad-CAM's channel weights of a box change only in scale
+    with the box, so every box would give the same map (docs/methods.md)."""
+    from . import targets
+
+    session._ensure_activations()
+    if targets.task_of(session) != "segmentation":
+        return chosen[-1].name
+    backbone = [info for info in chosen if info.name == "backbone" or info.name.startswith("backbone.")]
+    if backbone:
+        return backbone[-1].name
+    classes = session.num_classes
+    for info in reversed(chosen):
+        if info.channels != classes:
             return info.name
     return chosen[-1].name
 

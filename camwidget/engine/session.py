@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from .. import images
+from . import allocator
 from . import gradients as gradients_
 from . import guards
 from . import layers as layers_
@@ -70,6 +71,7 @@ class Session:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
         guards.check_model(model)
+        allocator.keep_freed_memory()  # a new image's tensors reuse freed memory (engine/allocator.py)
         self.cache = SessionCache(cache_bytes)  # one budget for everything cached (engine/cache.py)
         from ..models import Preprocess
 
@@ -346,11 +348,11 @@ class Session:
             channels=None if index is None else index.tolist(),
             region=region_as_tuple(mask),
             class_name=self.class_name(target_index),
+            resolved_target=target_index,
             mask=result.mask,
             segments=result.segments,
             params=dict(result.params),
             source=self.token,
-            target_score=target_index if isinstance(target_index, targets_.Target) else None,
         )
         if blank and result.weights is not None and spec.needs_graph:  # a gradient method: why it is blank
             explanation.blank_reason = layers_.blank_reason(self, info, target_index)

@@ -133,6 +133,13 @@ class SegmentationTarget(Target):
         weights = self.weights(tuple(maps.shape[-2:])).to(maps.device, maps.dtype)
         return (maps[:, self.index] * weights).sum(dim=(1, 2))
 
+    def probabilities(self, output: Any) -> torch.Tensor:
+        """The class's softmax probability (over classes, per pixel), averaged over the mask or box
+        with its weights: a score in [0, 1] for perturbation methods and faithfulness metrics."""
+        maps = _maps(output).float()
+        weights = self.weights(tuple(maps.shape[-2:])).to(maps.device, maps.dtype)
+        return (torch.softmax(maps, dim=1)[:, self.index] * weights).sum(dim=(1, 2)) / weights.sum()
+
     def resolved(self, session) -> Target:
         maps = _maps(session._logits)
         _check_range(self.index, maps.shape[1], "category")
@@ -370,6 +377,25 @@ def _default(session) -> int | Target:
                 "or pass target= a callable of one image's output"
             ) from None
     return resolve(session, top(session, 1)[0][0])
+
+
+def output_size(session) -> tuple[int, int] | None:
+    """The H × W of a segmentation session's output map (the pixels a box selects), else None."""
+    if task_of(session) != "segmentation":
+        return None
+    maps = _maps(class_scores(session._logits))
+    return int(maps.shape[-2]), int(maps.shape[-1])
+
+
+#: What ``top()``'s score is, by task (the class picker's label).
+SCORE_KINDS = {"classification": "softmax probability", "multilabel": "sigmoid probability",
+               "segmentation": "share of output pixels"}
+
+
+def score_kind(session) -> str:
+    """What ``top()``'s third value is for this session: a softmax probability, a sigmoid
+    probability (multi-label) or the share of output pixels assigned to the class (segmentation)."""
+    return SCORE_KINDS[task_of(session)]
 
 
 def top(session, k: int = 5) -> list[tuple[int, str, float]]:

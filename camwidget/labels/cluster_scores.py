@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..engine.targets import class_index
 from .scores import LabelScore, cluster_labels
 from .text import DEFAULT_THRESHOLD, name_labels, phrases
 
@@ -28,7 +29,9 @@ def cluster_scores(
     ``group_synonyms=False`` skips Sentence-BERT: each normalised phrase is its own label
     (instant; useful while the sentence model is not loaded yet).
     """
-    target_index = session.resolve_target(target)
+    target_index = class_index(session.resolve_target(target))  # a segmentation or multi-label target: its class
+    if target_index is None:
+        return {}  # a custom score: no class, so no labels were recorded for it
     annotations = store.annotations(image_fingerprint=session.image_fingerprint,
                                     model_fingerprint=session.model_fingerprint,
                                     target=target_index, layer=layer)

@@ -159,10 +159,17 @@ def _label_text(text: Any) -> str:
 
 
 def _resolve(session: Any, value: Any, what: str) -> int:
+    from ..engine.targets import Target
+
     try:
         index = session.resolve_target(value)
     except (ValueError, KeyError, IndexError, TypeError, LookupError) as e:
         raise LabelValidationError(f"unknown {what} {value!r}: {e}") from e
+    if isinstance(index, Target):  # multi-label, segmentation, a custom score: labels are per class
+        if index.index is None:
+            raise LabelValidationError(f"{what} {index.name(getattr(session, 'classes', None))!r} scores no class; "
+                                       "labels and guesses are recorded for a class")
+        index = index.index
     if isinstance(index, bool) or not isinstance(index, int):
         try:
             index = int(index)  # numpy integers

@@ -26,6 +26,7 @@ import traitlets as t
 from ..engine import Explanation, Session
 from ..engine import targets as _targets
 from ..engine import methods as _methods
+from ..engine.methods.disclosure import primary_params
 from . import wire
 from .actions import Actions
 from .memory_labels import MemoryLabels
@@ -99,6 +100,7 @@ class CamWidget(anywidget.AnyWidget, _panel_traits(PANELS)):  # type: ignore[mis
     image_shape = t.List(t.Int(), default_value=[]).tag(sync=True)
     layers = t.List(t.Dict()).tag(sync=True)
     top = t.List(t.Dict()).tag(sync=True)
+    output_shape = t.List(t.Int(), default_value=[]).tag(sync=True)  # a segmentation model's output map H × W
     classes = t.List(t.Unicode()).tag(sync=True)
     methods = t.List(t.Dict()).tag(sync=True)
     status = t.Unicode("").tag(sync=True)
@@ -111,6 +113,7 @@ class CamWidget(anywidget.AnyWidget, _panel_traits(PANELS)):  # type: ignore[mis
     layer = t.Unicode("").tag(sync=True)
     method = t.Unicode("gradcam++").tag(sync=True)
     target = t.Any(None).tag(sync=True, to_json=lambda v, _w: _targets.json_value(v))  # a Target: its class
+    target_box = t.Any(None).tag(sync=True)  # a segmentation target's box, in output pixels
     channels = t.Any(None).tag(sync=True)
     region = t.Any(None).tag(sync=True)
     params = t.Dict().tag(sync=True)
@@ -181,7 +184,7 @@ class CamWidget(anywidget.AnyWidget, _panel_traits(PANELS)):  # type: ignore[mis
 
         image, shape = wire.pack_image(session.image)
         with self.worker.using_session():
-            top = session.top(5)
+            top, kind, output_size = session.top(5), _targets.score_kind(session), _targets.output_size(session)
         self._quiet = True
         try:
             with self._batch():
@@ -189,9 +192,10 @@ class CamWidget(anywidget.AnyWidget, _panel_traits(PANELS)):  # type: ignore[mis
                 self.image_shape = shape
                 self.layers = [{"name": i.name, "shape": list(i.shape), "depth": i.depth} for i in session.layers]
                 self.classes = list(session.classes or [])
-                self.methods = [{"name": m.name, "label": m.label, "params": _json_safe(m.params)}
-                                for m in _methods.available()]
-                self.top = [{"index": i, "name": n, "prob": p} for i, n, p in top]
+                self.methods = [{"name": m.name, "label": m.label, "params": _json_safe(m.params),
+                                 "primary": primary_params(m.name, m.params)} for m in _methods.available()]
+                self.top = [{"index": i, "name": n, "score": p, "score_kind": kind} for i, n, p in top]
+                self.output_shape = list(output_size or [])
                 for name, value in {**selection.traits(), **view}.items():
                     setattr(self, name, value)
         finally:

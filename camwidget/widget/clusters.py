@@ -146,7 +146,7 @@ class Clusters(Panel):
         data, tile = wire.pack_clusters([c.map for c in found])
         meta = {
             "layer": s.layer,
-            "target": s.target,
+            "target": s.target_json,
             "seed": s.seed,
             "tile": tile,
             "clusters": [

@@ -128,7 +128,7 @@ class Faithfulness(Panel):
         directions: dict[str, bool] = {}
 
         def table(state: str) -> dict[str, Any]:
-            return {"state": state, "layer": _layer_name(start), "target": start.target, "metrics": metrics,
+            return {"state": state, "layer": _layer_name(start), "target": start.target_json, "metrics": metrics,
                     "higher_is_better": directions, "methods": methods, "rows": rows}
 
         self.widget.publish(compare_table=table("computing"))
@@ -151,7 +151,7 @@ class Faithfulness(Panel):
         return rows
 
     def _row(self, method: str, start: Any, metrics: list[str], columns: dict, directions: dict, cancelled) -> dict:
-        row: dict[str, Any] = {"method": method, "layer": _layer_name(start), "target": start.target}
+        row: dict[str, Any] = {"method": method, "layer": _layer_name(start), "target": start.target_json}
         fused = {"layer": list(start.fuse_layers), "gamma": start.fuse_gamma} if start.fuse_layers else {"layer": start.layer}
         with self.widget.worker.using_session() as session, progress.reporting(None, cancelled=cancelled):
             try:

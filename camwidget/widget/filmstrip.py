@@ -41,10 +41,10 @@ class Filmstrip(Panel):
 
     def on_answer(self, answer: Answer, job: Job) -> None:
         s = answer.request.selection
-        key = f"{s.method}|{s.target}|{s.region}|{s.layer if (s.region or s.channels) else ''}|{s.channels}"
+        key = f"{s.method}|{s.target!r}#{hash(s.target)}|{s.region}|{s.layer if (s.region or s.channels) else ''}|{s.channels}"
         if key == self._sent or not job.wait_still(FILMSTRIP_AFTER_S):
             return
-        meta: dict[str, Any] = {"method": s.method, "target": s.target, "layer": s.layer, "layers": [], "tile": [THUMB, THUMB]}
+        meta: dict[str, Any] = {"method": s.method, "target": s.target_json, "layer": s.layer, "layers": [], "tile": [THUMB, THUMB]}
         data = b""
         if s.method in CACHED_METHODS:
             with job.session() as session:

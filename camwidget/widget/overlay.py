@@ -96,7 +96,7 @@ class Overlay(Panel):
         self.widget.publish(
             heatmap=heatmap,
             mask=b"",
-            heatmap_meta=heatmap_meta(request, shape, [], layer=s.layer, method=s.method, target=s.target, blank=False,
+            heatmap_meta=heatmap_meta(request, shape, [], layer=s.layer, method=s.method, target=s.target_json, blank=False,
                                       partial=True, done=int(done), total=int(total)),
         )
         return True

@@ -23,7 +23,7 @@ from ..engine.subsets import channel_index, region_mask, region_as_tuple
 from .wire import COLORMAPS
 
 #: The selection's fields, in the order they are validated (later ones depend on earlier ones).
-FIELDS = ("layer", "method", "fuse_layers", "fuse_gamma", "target", "params", "channels", "region")
+FIELDS = ("layer", "method", "fuse_layers", "fuse_gamma", "target", "target_box", "params", "channels", "region")
 #: Values drawn in the browser only: they never reach the session.
 VIEW = ("opacity", "colormap", "outline", "hide_rest")
 
@@ -36,6 +36,8 @@ class Selection:
     layer: str
     method: str
     target: Any  # a class index, or a resolved camwidget.targets.Target
+    #: A segmentation target's box on the output map (output pixels), or None.
+    target_box: tuple[int, int, int, int] | None = None
     channels: tuple[int, ...] | None = None
     region: tuple[int, int, int, int] | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
@@ -50,7 +52,9 @@ class Selection:
         layer = values.get("layer")
         new = cls(layer=session.layer_info(None).name if layer is None else check_layer(session, layer), method=check_method(values.get("method") or "gradcam++"),
                   target=check_target(session, values.get("target")))
-        for name in ("fuse_layers", "fuse_gamma", "params", "channels", "region"):
+        if isinstance(new.target, targets.SegmentationTarget) and new.target.box is not None:
+            new = replace(new, target_box=new.target.box)  # a SegmentationTarget's box shows as target_box
+        for name in ("fuse_layers", "fuse_gamma", "target_box", "params", "channels", "region"):
             if values.get(name) is not None:
                 new = new._with(session, name, values[name])
         return new
@@ -105,7 +109,22 @@ class Selection:
             return replace(self, fuse_gamma=check_fuse_gamma(value))
         if name == "target":
             target = check_target(session, value)
-            return self if target == self.target else replace(self, target=target)._first_cluster()
+            box = target.box if isinstance(target, targets.SegmentationTarget) else None
+            if box is None and self.target_box is not None and isinstance(target, targets.SegmentationTarget) \
+                    and not isinstance(value, targets.Target):
+                # A class picked while an output box is drawn: that class in the same box.
+                box = self.target_box
+                target = targets.SegmentationTarget(int(target.index or 0), box=box).resolved(session)
+            if target == self.target and box == self.target_box:
+                return self
+            return replace(self, target=target, target_box=box)._first_cluster()
+        if name == "target_box":
+            box = check_target_box(session, self.target, value)
+            if box == self.target_box:
+                return self
+            index = targets.class_index(self.target)  # not None: check_target_box refuses a custom score
+            target = targets.SegmentationTarget(int(index or 0), box=box).resolved(session)
+            return replace(self, target=target, target_box=box)._first_cluster()
         if name == "params":
             return replace(self, params=check_params(self.method, value))
         if name == "channels":
@@ -137,6 +156,7 @@ class Selection:
     def traits(self) -> dict[str, Any]:
         """The selection as the widget's synced traits hold it (JSON values)."""
         return {"layer": self.layer, "method": self.method, "target": self.target,
+                "target_box": None if self.target_box is None else list(self.target_box),
                 "channels": None if self.channels is None else list(self.channels),
                 "region": None if self.region is None else list(self.region), "params": dict(self.params),
                 "fuse_layers": list(self.fuse_layers), "fuse_gamma": self.fuse_gamma}
@@ -145,6 +165,12 @@ class Selection:
     def key(self) -> str:
         """What identifies an answer (equal keys, equal explanations)."""
         return json.dumps(self.traits(), sort_keys=True, default=lambda v: f"{v!r}#{hash(v)}")  # a Target: by value
+
+    @property
+    def target_json(self) -> int | str | None:
+        """The target as the view shows it (in the panels' metadata): its class index, None for a
+        custom score — never a Target object, which JSON cannot carry."""
+        return targets.json_value(self.target)
 
     @property
     def seed(self) -> int:
@@ -232,6 +258,29 @@ def check_fuse_gamma(value: Any) -> float | None:
     if not math.isfinite(float(value)) or not float(value) > 0:
         raise ValueError(f"fuse_gamma: expected a finite number > 0 (LayerCAM uses 2) or None, got {value!r}")
     return float(value)
+
+
+def check_target_box(session: Session, target: Any, value: Any) -> tuple[int, int, int, int] | None:
+    """A half-open (row0, col0, row1, col1) box on a segmentation model's output map, in output
+    pixels, for the class of ``target`` (the selection's); or None (the class's predicted pixels)."""
+    if value is None:
+        return None
+    size = targets.output_size(session)
+    if size is None:
+        raise ValueError(f"target_box: only a segmentation model's output map has pixels to select; this session's "
+                         f"task is {targets.task_of(session)} (region= selects neurons of the layer)")
+    h, w = size
+    if not isinstance(value, (list, tuple)) or len(value) != 4 or not all(_integral(v) for v in value):
+        raise TypeError(f"target_box: expected (row0, col0, row1, col1) in pixels of the {h}×{w} output map, "
+                        f"or None, got {value!r}")
+    r0, c0, r1, c1 = (int(v) for v in value)
+    if not (0 <= r0 < r1 <= h and 0 <= c0 < c1 <= w):
+        raise ValueError(f"target_box: {[r0, c0, r1, c1]} is outside or empty on the {h}×{w} output map; expected "
+                         f"0 ≤ row0 < row1 ≤ {h} and 0 ≤ col0 < col1 ≤ {w} (half-open)")
+    if targets.class_index(target) is None:
+        raise ValueError(f"target_box: the target on screen ({targets.name(target, session.classes)}) scores no "
+                         "class; pick a class first")
+    return r0, c0, r1, c1
 
 
 def check_params(method: str, value: Any) -> dict[str, Any]:

@@ -27,7 +27,10 @@ function setup(extra: Record<string, unknown> = {}) {
     channels_atlas: new DataView(new Uint8Array(3 * 4).buffer),
     atlas_meta: { layer: "head", order: [7, 2, 5], weights: [0.9, 0.5, 0.1], tile: [2, 2], total: 32, weight_kind: "weight" },
     layers: LAYERS,
-    top: [{ index: 3, name: "cat", prob: 0.6 }, { index: 1, name: "dog", prob: 0.3 }],
+    top: [
+      { index: 3, name: "cat", score: 0.6, score_kind: "softmax probability" },
+      { index: 1, name: "dog", score: 0.3, score_kind: "softmax probability" },
+    ],
     classes: ["a", "dog", "c", "cat", "e"],
     methods: [
       { name: "gradcam", label: "Grad-CAM", params: {} },
@@ -137,6 +140,42 @@ test("thumbnails: click picks one, shift-click adds, buttons", () => {
   (el.querySelector("button[data-action=top-k]") as unknown as HTMLElement).click();
   assert.deepEqual(model.sets().channels, [2, 7]);
   assert.ok(tiles[0].classList.contains("cw-selected") && tiles[2].classList.contains("cw-dim"));
+});
+
+test("secondary parameters fold behind more…; opened, they commit like the rest; Escape folds", () => {
+  const methods = [
+    { name: "gradcam", label: "Grad-CAM", params: {} },
+    {
+      name: "smooth", label: "Smooth", primary: ["n"],
+      params: { n: { type: "int", default: 25, min: 1, label: "n" }, seed: { type: "int", default: 0, label: "seed" } },
+    },
+  ];
+  const { q, model, el, window } = setup({ methods, method: "smooth" });
+  const toggle = q("params-more-toggle") as unknown as HTMLButtonElement;
+  const more = q("params-more");
+  const seed = el.querySelector("input[data-param=seed]") as unknown as HTMLInputElement;
+  assert.ok(toggle && more && seed && more.contains(seed as unknown as Node), "seed is folded");
+  assert.ok(!more.contains(el.querySelector("input[data-param=n]") as unknown as Node), "n stays in view");
+  assert.equal(more.hidden, true);
+  assert.equal(toggle.getAttribute("aria-expanded"), "false");
+  assert.match(toggle.textContent ?? "", /more… \(1\)/);
+  toggle.click();
+  assert.equal(more.hidden, false);
+  assert.equal(toggle.getAttribute("aria-expanded"), "true");
+  model.clear();
+  seed.value = "7";
+  seed.dispatchEvent(new window.Event("change") as unknown as Event);
+  assert.deepEqual(model.sets().params, { seed: 7 });
+  model.kernelSets({ params: { seed: 7 } }); // the echo re-renders: the disclosure stays open
+  assert.equal(q("params-more").hidden, false);
+  q("params-more").dispatchEvent(new window.KeyboardEvent("keydown", { key: "Escape", bubbles: true }) as unknown as Event);
+  assert.equal(q("params-more").hidden, true);
+  // A method without folded parameters shows no toggle; one without `primary` shows every parameter.
+  model.kernelSets({ method: "gradcam", params: {} });
+  assert.equal(el.querySelector("[data-testid=params-more-toggle]"), null);
+  model.kernelSets({ methods: [{ name: "smooth", label: "Smooth", params: methods[1].params }], method: "smooth" });
+  assert.equal(el.querySelector("[data-testid=params-more-toggle]"), null);
+  assert.ok(el.querySelector(".cw-params input[data-param=seed]"));
 });
 
 test("method and class pickers commit; params render from the schema", () => {
@@ -272,4 +311,38 @@ test("stale replies are not painted over newer ones", async () => {
   model.kernelSets({ heatmap_meta: { shape: [4, 4], request: 4, layer: "head" } });
   await Promise.resolve();
   assert.equal(root.dataset.shownRequest, "4");
+});
+
+test("segmentation: a drag on the output map sets target_box; the toggle switches to neurons", () => {
+  const { q, model, window, el } = setup({ output_shape: [8, 8], target_box: null });
+  model.clear();
+  assert.equal(q("drag-mode").hidden, false);
+  const box = q("output-box-selector");
+  const neurons = q("region-selector");
+  assert.equal(box.dataset.active, "true");
+  assert.equal(neurons.dataset.active, "false");
+  const ev = (type: string, x: number) =>
+    new window.PointerEvent(type, { clientX: x, clientY: x, button: 0, pointerId: 1 }) as unknown as Event;
+  box.dispatchEvent(ev("pointerdown", 5));
+  box.dispatchEvent(ev("pointermove", 40));
+  box.dispatchEvent(ev("pointerup", 40));
+  // happy-dom has no layout (a 0×0 box): every point is the last cell
+  assert.deepEqual(model.sets().target_box, [7, 7, 8, 8]);
+  assert.equal(model.sets().region, undefined);
+  model.clear();
+  neurons.dispatchEvent(ev("pointerdown", 5));
+  neurons.dispatchEvent(ev("pointerup", 5));
+  assert.equal(model.saves(), 0, "the inactive neuron selector ignores the pointer");
+  const radio = q("drag-neurons") as unknown as HTMLInputElement;
+  radio.checked = true;
+  radio.dispatchEvent(new window.Event("change") as unknown as Event);
+  assert.equal(neurons.dataset.active, "true");
+  assert.equal(box.dataset.active, "false");
+  assert.equal((el.querySelector("[data-testid=score-kind]") as unknown as HTMLElement).textContent, "(softmax probability)");
+});
+
+test("a classifier shows no drag toggle; the neuron selector keeps the pointer", () => {
+  const { q } = setup();
+  assert.equal(q("drag-mode").hidden, true);
+  assert.equal(q("region-selector").dataset.active, "true");
 });

@@ -74,9 +74,9 @@ def fuse(session, method: str, layers: Sequence[str], target: Any = None, channe
         method=first.method,
         layer=" + ".join(names),
         target=first.target,
+        resolved_target=first.resolved_target,
         image_size=size,
         class_name=first.class_name,
         params={**first.params, "layers": names, "gamma": gamma, "maps": explanations},
         source=session.token,
-        target_score=first.target_score,
     )

@@ -4,8 +4,7 @@ Every metric states the perturbed inputs it needs as :class:`Request` s, each un
 says what the input *is* (the unperturbed input is ``ORIGINAL`` whichever metric asks; deletion's
 last step and insertion's first are one all-baseline input when the baselines are equal). The
 evaluator runs each distinct key once, in batches through ``Session.predict``, and gives every
-metric the target's probability of its inputs: the softmax probability of a class, or what
-:mod:`.scores` says for a multi-label, segmentation or custom target (the explanation's own).
+metric the target's softmax probability of its inputs.
 """
 from __future__ import annotations
 
@@ -17,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import progress
+from .. import progress, targets
 from ..explanation import Explanation
 from . import scores
 
@@ -44,8 +43,7 @@ class Context:
         check_explanation(session, explanation)
         self.session = session
         self.explanation = explanation
-        #: What the metrics score: a class index, or the explanation's resolved Target (see scores.py).
-        self.target = scores.of_explanation(explanation)
+        self.target = scored_target(explanation)
         self.input = session.input.detach()
         self.size = tuple(self.input.shape[-2:])
         self._saliency: torch.Tensor | None = None
@@ -74,12 +72,12 @@ class Context:
     def map_key(self) -> str:
         """A digest of the map, target and input size: results are cached under it."""
         digest = hashlib.blake2b(np.ascontiguousarray(self.explanation.map, dtype=np.float32).tobytes(), digest_size=12)
-        digest.update(f"{self.explanation.map.shape}|{scores.key(self.target)}|{self.size}".encode())
+        digest.update(f"{self.explanation.map.shape}|{self.target!r}#{hash(self.target)}|{self.size}".encode())
         return digest.hexdigest()
 
     @property
     def score_label(self) -> str:
-        """What the curves plot ("p(target)", "sigmoid p(target)", ..., "score")."""
+        """What the curves plot ("p(target)", "sigmoid p(target)", ..., "score"; see scores.py)."""
         return scores.label(self.target)
 
 
@@ -93,32 +91,42 @@ def check_explanation(session, explanation: Any) -> None:
     if tuple(explanation.image_size) != tuple(session.image.shape[:2]):
         raise ValueError(f"explanation: made for a {explanation.image_size} image, but this session's image is "
                          f"{tuple(session.image.shape[:2])}")
-    target = scores.of_explanation(explanation)
-    if not isinstance(target, int):
-        return  # a Target was checked against this session when it explained it
-    if not 0 <= target < session.num_classes:
+    target = scored_target(explanation)
+    if not isinstance(target, targets.Target) and not 0 <= target < session.num_classes:
         raise ValueError(f"explanation: target {explanation.target} is outside this model's classes")
 
 
-def target_probabilities(session, batch: torch.Tensor, target: Any) -> torch.Tensor:
-    """p(target) — the softmax probability of a class, or a Target's own (scores.py) — of each input of ``batch``."""
+def scored_target(explanation: Explanation) -> int | targets.Target:
+    """What the metrics score: the explanation's resolved target (a class index, or a Target —
+    multi-label, segmentation, a custom score), else its class index."""
+    resolved = explanation.resolved_target
+    if resolved is not None:
+        return resolved if isinstance(resolved, targets.Target) else int(resolved)
+    if explanation.target is None:
+        raise ValueError("explanation: it records no target to score (built by hand without a class index)")
+    return int(explanation.target)
+
+
+def target_probabilities(session, batch: torch.Tensor, target: int | targets.Target) -> torch.Tensor:
+    """p(target) of each input of ``batch``: the softmax probability of a class index, a Target's
+    own score (sigmoid for multi-label, the mean pixel probability for segmentation, a custom
+    score's value)."""
     if batch.device.type == "cpu" and batch.shape[0] > 1:
         batch = batch.contiguous(memory_format=torch.channels_last)  # faster convolutions on CPU
-    with torch.no_grad():
-        return scores.of_output(session.predict(batch), target).cpu()
+    output = session.predict(batch)
+    if isinstance(target, targets.Target):
+        return target.probabilities(output).detach().double().reshape(-1).cpu()
+    return torch.softmax(output.double(), dim=1)[:, target].cpu()
 
 
-def unperturbed(session, target: Any) -> float:
-    """The target's number on the session's own input, from its cached forward (no pass)."""
-    if isinstance(target, int):
-        return float(torch.softmax(session.logits.double(), dim=0)[target])
-    session.logits  # noqa: B018 - the cached forward
-    output = session._logits
-    with torch.no_grad():
-        return float(scores.of_output(output.detach() if isinstance(output, torch.Tensor) else output, target)[0])
+def original_probability(session, target: int | targets.Target) -> float:
+    """p(target) of the unperturbed image, from the session's cached output (no pass)."""
+    if isinstance(target, targets.Target):
+        return float(target.probabilities(session._logits).detach().double().reshape(-1)[0])
+    return float(torch.softmax(session.logits.double(), dim=0)[target])
 
 
-def run(session, target: Any, requests: Sequence[Request], batch_size: int, on_batch=None) -> dict[Hashable, float]:
+def run(session, target: int, requests: Sequence[Request], batch_size: int, on_batch=None) -> dict[Hashable, float]:
     """The target's probability for every distinct request key, in batches of ``batch_size``.
 
     The unperturbed input comes from the session's cached logits (no pass). Between batches
@@ -126,7 +134,7 @@ def run(session, target: Any, requests: Sequence[Request], batch_size: int, on_b
     are kept per session (each value is complete), nothing else.
     """
     shared: dict = session.cached(("metrics", "shared probabilities"), dict)
-    found: dict[Hashable, float] = {ORIGINAL: unperturbed(session, target)}
+    found: dict[Hashable, float] = {ORIGINAL: original_probability(session, target)}
     todo: list[Request] = []
     seen = set(found)
     for request in requests:

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from .. import progress
-from .passes import Context
+from .passes import Context, scored_target
 from .result import Curve, MetricResult
 
 
@@ -89,7 +89,7 @@ def sanity_check(context: Context, stages: int = 5, seed: int = 0) -> MetricResu
             done = end
             randomised = Session(model, session.image, preprocess=session.preprocess, classes=session.classes,
                                  device=session.device, output=session.output, task=session.task)
-            other = randomised.explain(explanation.method, layer=layers, target=context.target,
+            other = randomised.explain(explanation.method, layer=layers, target=scored_target(explanation),
                                        channels=explanation.channels,
                                        region=None if isinstance(layers, list) else _region(explanation), **params)
             correlations.append(_spearman(explanation.map, other.map))
