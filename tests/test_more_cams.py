@@ -95,7 +95,7 @@ def test_scorecam_hand_formula_batch_size_and_every_target_from_one_run(tiny_ses
     expected, weights = _hand_scorecam(tiny_session, 1)
     calls = []
     predict = tiny_session.predict
-    monkeypatch.setattr(tiny_session, "predict", lambda x: calls.append(len(x)) or predict(x))
+    monkeypatch.setattr(tiny_session, "predict", lambda x, model=None: calls.append(len(x)) or predict(x, model=model))
     e = tiny_session.explain("scorecam", layer=LAYER, target=1, batch_size=5)
     np.testing.assert_allclose(e.map, expected, rtol=1e-4, atol=1e-7)
     np.testing.assert_allclose(e.weights, weights, rtol=1e-4)
@@ -151,7 +151,7 @@ def test_a_newer_request_cancels_between_batches_and_nothing_is_cached(tiny_sess
     for session in (cw.Session(tiny_session.model, tiny_session.image, preprocess=tiny_session.preprocess), tiny_session):
         calls = []
         predict = session.predict
-        monkeypatch.setattr(session, "predict", lambda x, calls=calls, predict=predict: calls.append(len(x)) or predict(x))
+        monkeypatch.setattr(session, "predict", lambda x, model=None, calls=calls, predict=predict: calls.append(len(x)) or predict(x, model=model))
         session.explain(method, layer=LAYER, target=1, batch_size=4, **params)
         counts.append(sum(calls))
     assert counts[1] == counts[0] > 4  # everything ran again, as in a fresh session: the cancelled run cached nothing

@@ -138,11 +138,13 @@ class Session:
             logits = outputs_.select(model(inputs), self.output)
         return logits, dict(captured)
 
-    def predict(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Logits of a batch of model inputs, without autograd or hooks (perturbation methods)."""
-        with torch.no_grad(), training_mode_restored(self.model):
+    def predict(self, inputs: torch.Tensor, model: torch.nn.Module | None = None) -> torch.Tensor:
+        """Logits of a batch of model inputs, without autograd or hooks (perturbation methods);
+        ``model``: an equivalent copy to run instead (``engine.folding.folded``)."""
+        model = self.model if model is None else model
+        with torch.no_grad(), training_mode_restored(model):
             floating = inputs.is_floating_point()  # in the model's dtype, as the session's input
-            raw = self.model(inputs.to(self.device, self.input.dtype) if floating else inputs.to(self.device))
+            raw = model(inputs.to(self.device, self.input.dtype) if floating else inputs.to(self.device))
             return outputs_.select(raw, self.output)
 
     def _ensure_forward(self) -> None:

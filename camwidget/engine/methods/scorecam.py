@@ -23,7 +23,10 @@ the N copies before the softmax: w_k = softmax_k(mean_t f_c(x ⊙ (H_k + ε_tk))
 
 A masked pass yields every class's logit, so the K × classes logits are cached per (layer,
 options): every other target and channel subset is instant. A constant feature map has H_k = 0
-(its masked input is all zeros): such channels share one pass. Between batches the method calls
+(its masked input is all zeros): such channels share one pass. The masked inputs
+input run through a copy of the model with each batch norm folded into the convolution before it
+(``engine.folding``: the same function, about 1e-6 relative rounding; ``FOLD = False`` turns it
+off). Between batches the method calls
 ``progress.report(done, total)``; a newer request cancels there and nothing is cached.
 Weights do not come from neurons, so a neuron region is refused.
 """
@@ -34,13 +37,15 @@ from collections import OrderedDict
 import torch
 import torch.nn.functional as F
 
-from .. import progress
+from .. import folding, progress
 from .. import targets
 from . import MethodSpec, Result, register, weighted_sum
 
 DEFAULT_BATCH_SIZE = 32
 WEIGHTINGS = ("softmax", "probability")
 _KEPT = 4  # cached logits tables per session (each K × classes float32)
+#: Run batches through the batch-norm-folded copy of the model (about 20 % less time on resnet50).
+FOLD = True
 
 
 def refuse_region(name: str, region) -> None:
@@ -62,7 +67,8 @@ def scaled_masks(activations: torch.Tensor, size: tuple[int, int], align_corners
 def _predict(session, batch: torch.Tensor) -> torch.Tensor:
     if batch.device.type == "cpu" and batch.shape[0] > 1:
         batch = batch.contiguous(memory_format=torch.channels_last)  # faster convolutions on CPU
-    return session.predict(batch).float().cpu()
+    twin = folding.folded(session.model, session.input) if FOLD else None
+    return session.predict(batch, model=twin).float().cpu()
 
 
 def masked_logits(session, layer: str, align_corners: bool = False, batch_size: int = DEFAULT_BATCH_SIZE,

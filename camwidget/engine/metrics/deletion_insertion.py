@@ -5,7 +5,7 @@ ties in pixel order). With N pixels and ``steps`` steps, the block is ⌈N / ste
 curve is taken at the counts 0, block, 2·block, …, N (``steps + 1`` points where ``steps`` divides
 N). Deletion sets the first ``count`` pixels (all channels) to the deletion baseline; insertion
 starts from the insertion baseline and copies the first ``count`` original pixels in. The score
-is p(target) — the softmax probability — and the AUC is the trapezoid rule over the fractions
+is p(target) — the softmax probability, or the target's own (metrics/scores.py) — and the AUC is the trapezoid rule over the fractions
 count / N. Lower deletion and higher insertion are better.
 
 Baselines, in model-input space: ``"zero"`` (zeros: the mean colour after normalisation),
@@ -117,7 +117,7 @@ def result(context: Context, kind: str, steps: int, baseline: Any, points, keys,
         metric=kind,
         value=auc,
         curve=Curve(fractions, scores, f"fraction of pixels {'removed' if kind == 'deletion' else 'inserted'}",
-                    "p(target)"),
+                    context.score_label),
         params={"steps": steps, "baseline": baseline if isinstance(baseline, str) else "tensor"},
         higher_is_better=kind == "insertion",
         details={"probability": probabilities[ORIGINAL], "block": points[1] - points[0]},

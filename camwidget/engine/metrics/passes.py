@@ -18,6 +18,7 @@ import torch
 
 from .. import progress, targets
 from ..explanation import Explanation
+from . import scores
 
 ORIGINAL = ("original",)
 
@@ -73,6 +74,11 @@ class Context:
         digest = hashlib.blake2b(np.ascontiguousarray(self.explanation.map, dtype=np.float32).tobytes(), digest_size=12)
         digest.update(f"{self.explanation.map.shape}|{self.target!r}#{hash(self.target)}|{self.size}".encode())
         return digest.hexdigest()
+
+    @property
+    def score_label(self) -> str:
+        """What the curves plot ("p(target)", "sigmoid p(target)", ..., "score"; see scores.py)."""
+        return scores.label(self.target)
 
 
 def check_explanation(session, explanation: Any) -> None:

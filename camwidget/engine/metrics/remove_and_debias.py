@@ -145,7 +145,7 @@ def result(context: Context, order: str, percentiles, noise, seed, keys, probabi
     return MetricResult(
         metric=f"road-{order}",
         value=float(scores.mean()),
-        curve=Curve(np.asarray(percentiles), scores, "percentile of pixels kept", "p(target)"),
+        curve=Curve(np.asarray(percentiles), scores, "percentile of pixels kept", context.score_label),
         params={"percentiles": list(percentiles), "noise": noise, "seed": seed},
         higher_is_better=order == "lerf",
         details={"probability": original, "differences": (scores - original).tolist()},
