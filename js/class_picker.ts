@@ -70,6 +70,7 @@ export class ClassPicker {
     this.top = Array.isArray(top) ? top : [];
     const kind = this.top[0]?.score_kind ?? "";
     this.kind.textContent = kind ? `(${kind})` : "";
+    this.kind.dataset.kind = kind; // the ordinary softmax case is only a tooltip (widget.css)
     this.select.title = kind ? `Target class — the score shown is its ${kind}` : "Target class";
     this.render();
   }
