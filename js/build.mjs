@@ -1,5 +1,6 @@
 // Bundles the frontend with esbuild.
-//   node js/build.mjs            js/widget.ts → camwidget/static/widget.js (+ copies widget.css)
+//   node js/build.mjs            js/widget.ts → camwidget/static/widget.js (+ copies widget.css),
+//                                js/campaign.ts → camwidget/static/campaign.js (a campaign's view)
 //   node js/build.mjs --watch    the same, rebuilding on change
 //   node js/build.mjs --test     bundles js/tests/*.test.ts to a temp dir and runs node's test runner
 import * as esbuild from "esbuild";
@@ -32,6 +33,9 @@ const widget = {
   ],
 };
 
+// A labelling campaign's view: the reveal game of js/reveal.ts with the campaign's controls.
+const campaign = { ...widget, entryPoints: [join(here, "campaign.ts")], outfile: join(outdir, "campaign.js"), plugins: [] };
+
 mkdirSync(outdir, { recursive: true });
 if (args.has("--test")) {
   // Inside node_modules/ (git-ignored) so the bundles resolve their external packages from there.
@@ -58,9 +62,8 @@ if (args.has("--test")) {
     rmSync(dir, { recursive: true, force: true });
   }
 } else if (args.has("--watch")) {
-  const ctx = await esbuild.context(widget);
-  await ctx.watch();
+  for (const options of [widget, campaign]) await (await esbuild.context(options)).watch();
   console.log("watching js/ …");
 } else {
-  await esbuild.build(widget);
+  await Promise.all([esbuild.build(widget), esbuild.build(campaign)]);
 }

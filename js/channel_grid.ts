@@ -77,7 +77,10 @@ export class ChannelGrid {
       this.commit(topK(this.meta.order ?? [], k));
     });
     allBtn.addEventListener("click", () => this.commit(null));
-    bar.append(this.header, topBtn, this.kInput, allBtn);
+    const actions = doc.createElement("span");
+    actions.className = "cw-grid-actions"; // the three controls wrap together, never apart
+    actions.append(topBtn, this.kInput, allBtn);
+    bar.append(this.header, actions);
     this.tiles = doc.createElement("div");
     this.tiles.className = "cw-tiles";
     this.el.append(bar, this.tiles);

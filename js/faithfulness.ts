@@ -23,6 +23,8 @@ export interface FaithfulnessState {
 
 export interface CompareTable {
   state?: string;
+  layer?: string;
+  target?: unknown;
   metrics?: string[];
   higher_is_better?: Record<string, boolean>;
   methods?: string[];
@@ -65,7 +67,18 @@ export function sortRows(
 
 function formatValue(name: string, value: unknown): string {
   if (typeof value !== "number" || !Number.isFinite(value)) return "–";
-  return name.startsWith("avg-") ? `${value.toFixed(1)} %` : value.toFixed(3);
+  return name.startsWith("avg-") ? `${value.toFixed(1)}%` : value.toFixed(3);
+}
+
+/** Short column heads, so four metrics fit the panel (the full name is the head's tooltip). */
+const SHORT: Record<string, string> = {
+  deletion: "del", insertion: "ins", "avg-drop": "drop", "avg-increase": "incr", "road-morf": "MoRF", "road-lerf": "LeRF",
+};
+const COLOURS: Record<string, string> = { deletion: "#d62728", insertion: "#1f77b4" };
+
+/** The layer the view shows now, named as the compare table names it ("a + b" when fused). */
+export function shownLayer(layer: unknown, fused: unknown): string {
+  return Array.isArray(fused) && fused.length ? fused.join(" + ") : String(layer ?? "");
 }
 
 export const faithfulnessPanel: PanelFactory = ({ doc, model, commit, send }) => {
@@ -87,7 +100,7 @@ export const faithfulnessPanel: PanelFactory = ({ doc, model, commit, send }) =>
   frame.setAttribute("stroke-opacity", "0.3");
   svg.appendChild(frame);
   const paths: Record<string, SVGPathElement> = {};
-  for (const [name, colour] of [["deletion", "#d62728"], ["insertion", "#1f77b4"]]) {
+  for (const [name, colour] of Object.entries(COLOURS)) {
     const path = doc.createElementNS(SVG, "path") as SVGPathElement;
     path.setAttribute("fill", "none");
     path.setAttribute("stroke", colour);
@@ -106,7 +119,10 @@ export const faithfulnessPanel: PanelFactory = ({ doc, model, commit, send }) =>
   const table = doc.createElement("table");
   table.className = "cw-compare";
   table.setAttribute("data-testid", "compare-table");
-  el.append(title, svg, numbers, compareButton, table);
+  const caption = doc.createElement("div");
+  caption.className = "cw-compare-caption";
+  caption.setAttribute("data-testid", "compare-caption");
+  el.append(title, svg, numbers, compareButton, caption, table);
 
   let sortColumn = "";
   let sortReverse = false;
@@ -125,6 +141,7 @@ export const faithfulnessPanel: PanelFactory = ({ doc, model, commit, send }) =>
       const span = doc.createElement("span");
       span.className = "cw-metric";
       span.setAttribute("data-metric", name);
+      if (COLOURS[name]) span.style.color = COLOURS[name]; // the curve's colour: the legend
       span.textContent = `${name} ${m.higher_is_better ? "↑" : "↓"} ${formatValue(name, m.value)}`;
       numbers.appendChild(span);
     }
@@ -132,14 +149,22 @@ export const faithfulnessPanel: PanelFactory = ({ doc, model, commit, send }) =>
 
   function drawTable(compare: CompareTable) {
     table.textContent = "";
+    caption.textContent = "";
     const metrics = compare.metrics ?? [];
     const directions = compare.higher_is_better ?? {};
     if (!compare.rows) return;
+    // A table for another layer or target stays readable, marked as such.
+    const stale = compare.layer !== shownLayer(model.get("layer"), model.get("fuse_layers"))
+      || (compare.target !== undefined && compare.target !== model.get("target"));
+    caption.textContent = `at ${compare.layer ?? ""}${stale ? " (not the view's layer or class: compare again)" : ""}`;
+    caption.classList.toggle("cw-stale", stale);
+    table.classList.toggle("cw-stale", stale);
     const head = doc.createElement("tr");
     for (const column of ["method", ...metrics]) {
       const th = doc.createElement("th");
       const arrow = column === "method" ? "" : directions[column] === false ? " ↓" : directions[column] ? " ↑" : "";
-      th.textContent = column + arrow + (column === sortColumn ? (sortReverse ? " ▴" : " ▾") : "");
+      th.textContent = (SHORT[column] ?? column) + arrow + (column === sortColumn ? (sortReverse ? " ▴" : " ▾") : "");
+      th.title = column;
       th.setAttribute("data-column", column);
       if (column !== "method") {
         th.addEventListener("click", () => {
@@ -177,7 +202,7 @@ export const faithfulnessPanel: PanelFactory = ({ doc, model, commit, send }) =>
 
   return {
     el,
-    traits: ["faithfulness_curves", "compare_table", "method"],
+    traits: ["faithfulness_curves", "compare_table", "method", "layer", "fuse_layers", "target"],
     update() {
       drawCurves((model.get("faithfulness_curves") ?? {}) as FaithfulnessState);
       drawTable((model.get("compare_table") ?? {}) as CompareTable);

@@ -3,7 +3,9 @@ import { LatestPerFrame, nextFrame, type Schedule } from "./frames";
 // grouped by block (the block's name once, above its stops; each stop its short name and output
 // shape). Drag along it (pointer events, one commit per animation frame at most) or step with the
 // arrow keys / PageUp / PageDown / Home / End. The caption above the strip names the current stop
-// in full (or the hovered one). The keys the strip handles stay there, so a host (Notebook 7,
+// in full (or the hovered one). Shift-click toggles a stop into / out of the fused set (the map
+// shown is the fusion of those layers; `fuse_layers` in the model); a plain click or a key step
+// returns to one layer. The keys the strip handles stay there, so a host (Notebook 7,
 // JupyterLab's command mode) does not also act on them; Escape leaves the widget.
 import type { LayerEntry } from "./types";
 
@@ -83,6 +85,17 @@ export function shapeText(shape: number[] | undefined): string {
   return Array.isArray(shape) ? shape.join("×") : "";
 }
 
+/**
+ * The fused set after a shift-click on stop `i`: the stops fused now (the current stop alone when
+ * none are), with `i` added or removed; in depth order. One stop left means one layer again.
+ */
+export function toggleFused(fused: readonly number[], current: number, i: number): number[] {
+  const set = new Set(fused.length ? fused : current >= 0 ? [current] : []);
+  if (set.has(i)) set.delete(i);
+  else set.add(i);
+  return [...set].sort((a, b) => a - b);
+}
+
 export type { Schedule } from "./frames";
 
 export class LayerStrip {
@@ -94,6 +107,7 @@ export class LayerStrip {
   private layers: LayerEntry[] = [];
   private stops: HTMLElement[] = [];
   private current = -1;
+  private fused: number[] = [];
   private dragging = false;
   private frames: LatestPerFrame<number>;
 
@@ -101,6 +115,8 @@ export class LayerStrip {
     doc: Document,
     private onSelect: (name: string) => void,
     schedule: Schedule = nextFrame,
+    /** A shift-click changed the fused set: two or more names, or `[]` and the one layer left. */
+    private onFuse: (names: string[], layer: string) => void = () => {},
   ) {
     this.frames = new LatestPerFrame((i) => {
       if (this.layers[i]) this.onSelect(this.layers[i].name);
@@ -173,9 +189,28 @@ export class LayerStrip {
     this.el.setAttribute("aria-valuemin", "0");
     this.el.setAttribute("aria-valuemax", String(Math.max(0, this.layers.length - 1)));
     const name = this.current >= 0 ? this.layers[this.current]?.name : undefined;
+    const fused = this.fusedNames;
     this.current = -1;
+    this.fused = [];
     if (name) this.setLayer(name);
     else this.showCaption(-1);
+    this.setFused(fused);
+  }
+
+  /** The names of the fused layers (empty when one layer is shown). */
+  get fusedNames(): string[] {
+    return this.fused.map((i) => this.layers[i]?.name).filter((n): n is string => Boolean(n));
+  }
+
+  /** Follow the model's fused set (no commit): those stops are marked, the caption names them. */
+  setFused(names: readonly string[] | null | undefined): void {
+    const wanted = Array.isArray(names) ? names : [];
+    const index = wanted.map((n) => this.layers.findIndex((l) => l.name === n)).filter((i) => i >= 0);
+    this.fused = index.length >= 2 ? [...new Set(index)].sort((a, b) => a - b) : [];
+    this.stops.forEach((stop, i) => stop.classList.toggle("cw-fused", this.fused.includes(i)));
+    if (this.fused.length) this.el.dataset.fused = this.fusedNames.join(",");
+    else delete this.el.dataset.fused;
+    this.showCaption(this.current);
   }
 
   /** The stop elements, in depth order (one per layer). */
@@ -185,6 +220,11 @@ export class LayerStrip {
 
   private showCaption(i: number, hovered = false): void {
     const layer = this.layers[i];
+    if (!hovered && this.fused.length) {
+      this.caption.textContent = `Fused ${this.fused.length} layers: ${this.fusedNames.join(" + ")}`;
+      this.caption.classList.remove("cw-hovered");
+      return;
+    }
     this.caption.textContent = layer ? `${hovered ? "→ " : "Layer "}${describeLayer(layer)}` : "Layer";
     this.caption.classList.toggle("cw-hovered", hovered && i !== this.current);
   }
@@ -240,9 +280,26 @@ export class LayerStrip {
 
   /** Select stop `i` in the view and tell the model (at most once per frame while dragging). */
   select(i: number, immediate = false): void {
-    if (i < 0 || i >= this.layers.length || i === this.current) return;
+    if (i < 0 || i >= this.layers.length || (i === this.current && !this.fused.length)) return;
+    if (this.fused.length) this.setFused([]); // one layer again
     this.highlight(i);
     this.frames.push(i, immediate);
+  }
+
+  /** Shift-click on stop `i`: add it to the fused set or take it out (and tell the model). */
+  toggle(i: number): void {
+    if (i < 0 || i >= this.layers.length) return;
+    const next = toggleFused(this.fused, this.current, i);
+    if (next.length >= 2) {
+      const names = next.map((k) => this.layers[k].name);
+      if (!next.includes(this.current)) this.highlight(next[next.length - 1]); // as the kernel does
+      this.setFused(names);
+      this.onFuse(names, this.layers[this.current].name);
+    } else if (next.length === 1) {
+      this.setFused([]);
+      this.highlight(next[0]);
+      this.onFuse([], this.layers[next[0]].name);
+    }
   }
 
   private spans(): Array<[number, number]> {
@@ -273,6 +330,13 @@ export class LayerStrip {
 
   private onDown(e: PointerEvent): void {
     if (e.button !== undefined && e.button !== 0) return;
+    if (e.shiftKey) {
+      // Shift-click: toggle the stop under the pointer in the fused set; no drag.
+      this.el.focus?.();
+      this.toggle(stopAt(e.clientX, this.spans()));
+      e.preventDefault();
+      return;
+    }
     this.dragging = true;
     try {
       this.el.setPointerCapture?.(e.pointerId);

@@ -27,6 +27,9 @@ export class MethodPicker {
   readonly el: HTMLElement;
   private select: HTMLSelectElement;
   private paramsEl: HTMLElement;
+  private moreButton: HTMLButtonElement;
+  private moreEl: HTMLElement;
+  private moreOpen = false;
   private methods: MethodEntry[] = [];
   private method = "";
   private params: Record<string, unknown> = {};
@@ -47,7 +50,35 @@ export class MethodPicker {
     label.append(this.select);
     this.paramsEl = doc.createElement("span");
     this.paramsEl.className = "cw-params";
-    this.el.append(label, this.paramsEl);
+    // The secondary parameters: folded behind a disclosure button, a row of their own when open.
+    this.moreEl = doc.createElement("span");
+    this.moreEl.className = "cw-params-more";
+    this.moreEl.id = `cw-params-more-${Math.random().toString(36).slice(2)}`;
+    this.moreEl.setAttribute("data-testid", "params-more");
+    this.moreEl.setAttribute("role", "group");
+    this.moreEl.setAttribute("aria-label", "More parameters");
+    this.moreEl.addEventListener("keydown", (e) => {
+      if (e.key !== "Escape" || !this.moreOpen) return;
+      e.stopPropagation();
+      this.setMoreOpen(false);
+      this.moreButton.focus();
+    });
+    this.moreButton = doc.createElement("button");
+    this.moreButton.type = "button";
+    this.moreButton.className = "cw-more";
+    this.moreButton.setAttribute("data-testid", "params-more-toggle");
+    this.moreButton.setAttribute("aria-controls", this.moreEl.id);
+    this.moreButton.addEventListener("click", () => this.setMoreOpen(!this.moreOpen));
+    this.el.append(label, this.paramsEl, this.moreEl);
+  }
+
+  private setMoreOpen(open: boolean): void {
+    this.moreOpen = open;
+    const folded = this.moreEl.childElementCount;
+    this.moreEl.hidden = !open || folded === 0;
+    this.moreButton.setAttribute("aria-expanded", String(open));
+    this.moreButton.textContent = open ? "less" : `more… (${folded})`;
+    this.moreButton.title = open ? "Fold the secondary parameters" : `${folded} more parameter${folded === 1 ? "" : "s"}`;
   }
 
   setMethods(methods: MethodEntry[]): void {
@@ -73,13 +104,17 @@ export class MethodPicker {
 
   private renderParams(): void {
     const doc = this.el.ownerDocument;
-    const schema = this.methods.find((m) => m.name === this.method)?.params ?? {};
+    const entry = this.methods.find((m) => m.name === this.method);
+    const schema = entry?.params ?? {};
+    const primary = Array.isArray(entry?.primary) ? new Set(entry.primary) : null;
     const controls: HTMLElement[] = [];
+    const folded: HTMLElement[] = [];
     for (const [name, spec] of Object.entries(schema)) {
       const wrap = doc.createElement("label");
       wrap.className = "cw-param";
       const text = doc.createElement("span");
       text.textContent = spec.label ?? name;
+      text.title = spec.label ?? name; // the full label where the toolbar cuts it
       if (typeof spec.limit === "number") wrap.title = `up to ${spec.limit} (the kernel refuses more unless raised)`;
       const value = name in this.params ? this.params[name] : spec.default;
       let control: HTMLInputElement | HTMLSelectElement;
@@ -120,8 +155,10 @@ export class MethodPicker {
         this.onParams(this.params);
       });
       wrap.append(text, control);
-      controls.push(wrap);
+      (primary === null || primary.has(name) ? controls : folded).push(wrap);
     }
-    this.paramsEl.replaceChildren(...controls);
+    this.moreEl.replaceChildren(...folded);
+    this.paramsEl.replaceChildren(...controls, ...(folded.length ? [this.moreButton] : []));
+    this.setMoreOpen(this.moreOpen);
   }
 }

@@ -6,6 +6,7 @@
 
 import { asBytes } from "./bytes";
 import type { PanelFactory } from "./panel";
+import type { Model } from "./types";
 import { MAX_TEXT, REVEAL_PERCENT } from "./shared";
 
 export { REVEAL_PERCENT };
@@ -54,6 +55,11 @@ export function revealPixels(image: Uint8Array, values: Uint8Array, threshold: n
 
 export type GameAction = Record<string, unknown> & { action: string };
 
+export interface RevealOptions {
+  /** Show the "Close game" button (the widget's game; a campaign serves rounds until none is left). */
+  close?: boolean;
+}
+
 export class RevealGame {
   readonly el: HTMLElement;
   readonly canvas: HTMLCanvasElement;
@@ -71,7 +77,7 @@ export class RevealGame {
   private image: Uint8Array = new Uint8Array(0);
   private static lists = 0;
 
-  constructor(doc: Document, private send: (action: GameAction) => void) {
+  constructor(doc: Document, private send: (action: GameAction) => void, options: RevealOptions = {}) {
     this.el = doc.createElement("div");
     this.el.className = "cw-game";
     this.el.setAttribute("data-testid", "reveal-game");
@@ -124,7 +130,8 @@ export class RevealGame {
     row2.append(this.select, this.byName, this.names);
     const row3 = doc.createElement("div");
     row3.className = "cw-label-form";
-    row3.append(this.text, guess, giveUp, close);
+    row3.append(this.text, guess, giveUp);
+    if (options.close ?? true) row3.append(close);
     this.el.append(this.canvas, row1, row2, row3, this.result);
   }
 
@@ -192,26 +199,36 @@ export class RevealGame {
   }
 }
 
+/** A function that shows the model's round in `view` (the image and the class names only when
+ * they changed) and returns the round; the reveal panel and a campaign's view both use it. */
+export function revealUpdater(view: RevealGame, model: Model): () => GameState {
+  let image: unknown = null;
+  let classes: unknown = null;
+  return () => {
+    if (model.get("image") !== image) {
+      image = model.get("image");
+      view.setImage(asBytes(image));
+    }
+    if (model.get("classes") !== classes) {
+      classes = model.get("classes");
+      view.setClasses((classes as string[] | null) ?? null);
+    }
+    const game: GameState = model.get("game") ?? {};
+    view.setGame(game, asBytes(model.get("reveal_map")), Number(model.get("reveal_step") ?? 0));
+    view.el.hidden = !game.active;
+    return game;
+  };
+}
+
 /** The reveal game panel: shown while a round is on (Python half: camwidget/widget/reveal.py). */
 export const revealPanel: PanelFactory = ({ doc, model, send }) => {
   const view = new RevealGame(doc, (action) => send({ kind: "game", ...action }));
-  let image: unknown = null;
-  let classes: unknown = null;
+  const update = revealUpdater(view, model);
   return {
     el: view.el,
     traits: ["game", "reveal_map", "reveal_step", "image", "classes"],
     update() {
-      if (model.get("image") !== image) {
-        image = model.get("image");
-        view.setImage(asBytes(image));
-      }
-      if (model.get("classes") !== classes) {
-        classes = model.get("classes");
-        view.setClasses((classes as string[] | null) ?? null);
-      }
-      const game: GameState = model.get("game") ?? {};
-      view.setGame(game, asBytes(model.get("reveal_map")), Number(model.get("reveal_step") ?? 0));
-      view.el.hidden = !game.active;
+      update();
     },
   };
 };

@@ -38,6 +38,7 @@ export interface MethodEntry {
   name: string;
   label: string;
   params: Record<string, ParamSchema>;
+  primary?: string[]; // shown at once (engine/methods/disclosure.py); the rest fold behind "more…"
 }
 
 export interface TopEntry {

@@ -74,12 +74,40 @@ function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
     outputBox.setActive(mode === "output");
   });
   outputBox.setActive(false);
-  const strip = new LayerStrip(doc, (name) => {
-    region.setGrid(gridOf(layers(), name));
-    region.setRegion(null);
-    tracker.commit({ layer: name, region: null, channels: null });
+  const fusing = () => (model.get("fuse_layers") ?? []).length > 0;
+  const strip = new LayerStrip(
+    doc,
+    (name) => {
+      region.setGrid(gridOf(layers(), name));
+      region.setRegion(null);
+      // A plain step ends a fusion (also on the stop already current).
+      tracker.commit({ layer: name, region: null, channels: null, ...(fusing() ? { fuse_layers: [] } : {}) });
+      refreshStatus();
+    },
+    undefined,
+    (names, layer) => {
+      region.setGrid(gridOf(layers(), layer));
+      region.setRegion(null);
+      tracker.commit(names.length ? { fuse_layers: names } : { layer, fuse_layers: [], region: null, channels: null });
+      refreshStatus();
+    },
+  );
+  // LayerCAM's tanh scaling of the fused maps (shown while layers are fused).
+  const gammaBox = doc.createElement("input");
+  gammaBox.type = "checkbox";
+  gammaBox.setAttribute("data-testid", "fuse-gamma");
+  gammaBox.title = "LayerCAM's scaling tanh(2 · M / max M) of each map before fusing (lifts shallow layers)";
+  gammaBox.addEventListener("change", () => {
+    tracker.commit({ fuse_gamma: gammaBox.checked ? 2 : null });
     refreshStatus();
   });
+  const gammaLabel = doc.createElement("label");
+  gammaLabel.className = "cw-fuse-gamma";
+  const gammaText = doc.createElement("span");
+  gammaText.textContent = "tanh scaling (LayerCAM)";
+  gammaLabel.append(gammaBox, gammaText);
+  gammaLabel.hidden = true;
+  strip.box.insertBefore(gammaLabel, strip.el);
   const classes = new ClassPicker(doc, (target) => {
     tracker.commit({ target });
     refreshStatus();
@@ -282,6 +310,7 @@ function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
   const applyLayers = () => {
     strip.setLayers(layers());
     applyLayer();
+    strip.setFused(model.get("fuse_layers") ?? []);
   };
   const applyLayer = () => {
     const name = String(model.get("layer") ?? "");
@@ -316,6 +345,11 @@ function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
   bind(["opacity", "colormap", "outline", "hide_rest"], applyView);
   bind(["layers"], applyLayers);
   bind(["layer"], applyLayer);
+  bind(["fuse_layers", "fuse_gamma"], () => {
+    strip.setFused(model.get("fuse_layers") ?? []);
+    gammaLabel.hidden = !fusing();
+    gammaBox.checked = model.get("fuse_gamma") != null;
+  });
   bind(["region"], () => region.setRegion(model.get("region")));
   bind(["output_shape"], () => {
     const shape = model.get("output_shape");

@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from nets import TinyCNN, tiny_preprocess
 
 import camwidget as cw
-from camwidget.engine import hook_count
+from camwidget.engine import guards, hook_count
 
 GRADIENT_METHODS = ["gradcam", "gradcam++", "smooth-gradcam++", "inv"]
 ALL = [*GRADIENT_METHODS, "cam", "secam", "lime", "neurons"]
@@ -96,3 +98,20 @@ def test_torchscript_models_are_refused_with_what_to_pass(image, kind):
     compiled = torch.jit.script(model) if kind == "script" else torch.jit.trace(model, torch.zeros(1, 3, 16, 16))
     with pytest.raises(TypeError, match=rf"^model: a {kind}.* TorchScript module .*pass the original torch.nn.Module"):
         cw.Session(compiled, image, preprocess=tiny_preprocess)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.floats(width=32, allow_nan=True, allow_infinity=True), min_size=1, max_size=40),
+       dtype=st.sampled_from([torch.float32, torch.float16, torch.float64]))
+def test_all_finite_agrees_with_the_elementwise_test(values, dtype):
+    """The sums' shortcut never changes the answer: overflowing sums of finite values are finite,
+    a NaN or an inf anywhere (also +inf and -inf whose sum would be NaN) is not."""
+    t = torch.tensor(values, dtype=torch.float32).to(dtype)
+    expected = bool(torch.isfinite(t).all())
+    assert guards.all_finite([torch.ones(3), t]) is expected
+
+
+def test_all_finite_on_sums_that_overflow():
+    big = torch.full((4,), 3e38)  # finite, but their float32 sum overflows to inf
+    assert guards.all_finite([big]) and not guards.all_finite([big, torch.tensor([float("nan")])])
+    assert guards.all_finite([torch.arange(5)])  # integer tensors are always finite

@@ -174,3 +174,6 @@ def test_fusion_is_the_max_of_normalised_upsampled_maps(tiny_session):
         tiny_session.explain("layercam", layer=layers, gamma=-1.0)
     with pytest.raises(ValueError, match="^layer: "):
         tiny_session.explain("layercam", layer=[])
+    for method in ("lime", "secam", "inv", "cam"):  # maps that are not one layer's map
+        with pytest.raises(ValueError, match=f"^layer: '{method}' cannot fuse several layers"):
+            tiny_session.explain(method, layer=layers)

@@ -128,13 +128,28 @@ def explain_dataset(
 
 
 def run_units(store: ResultsStore, run: Callable, progress: bool) -> None:
+    """Run and write every pending unit. A writer thread stores unit k (Zarr's encoding and file
+    writes) while unit k + 1 computes; at most one unit waits to be written, and a write's error
+    is raised here, by the next unit or at the end."""
+    from concurrent.futures import ThreadPoolExecutor
+
     units = store.pending_units()
     bar = progress_bar(sum(map(len, units)), progress, "explain_dataset")
-    try:
-        for unit in units:
-            store.write(run(unit))
+    writing, written = None, 0
+
+    def finish() -> None:  # the previous unit's write, and its items on the bar
+        if writing is not None:
+            writing.result()
             if bar is not None:
-                bar.update(len(unit))
+                bar.update(written)
+
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="camwidget-zarr") as writer:
+            for unit in units:
+                results = run(unit)
+                finish()
+                writing, written = writer.submit(store.write, results), len(unit)
+            finish()
     finally:
         if bar is not None:
             bar.close()

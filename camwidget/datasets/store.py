@@ -9,12 +9,14 @@ Layout (a Zarr v3 group)::
     weights/<method>/<layer>    float32, items × channels (methods with channel weights)
 
 A run is a sequence of *units* of ``chunk`` consecutive items, each unit written by one process
-as whole chunks — maps first, then the table columns, ``done`` last — so a killed run leaves at
-worst unfinished units, which the next run with the same parameters redoes. Zarr writes every
+as whole chunks — maps and table columns (all at once), ``done`` last — so a killed run leaves at
+worst unfinished units, which the next run with the same parameters redoes (in-process, a writer
+thread stores one unit while the next computes: a kill loses at most those two). Zarr writes every
 chunk to a temporary file and renames it, so a chunk is never half-written.
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -99,23 +101,24 @@ def create_or_resume(out: str | os.PathLike, kind: str, spec: dict[str, Any], id
     group = zarr.open_group(path, mode="w")
     n = len(ids)
     item_chunks = (chunk,)
-    group.create_array("items/id", shape=(n,), chunks=item_chunks, dtype=str)[:] = np.asarray(ids, dtype=str)
-    for name in ("label", "error"):
-        group.create_array(f"items/{name}", shape=(n,), chunks=item_chunks, dtype=str)
-    group.create_array("items/target", shape=(n,), chunks=item_chunks, dtype="int32", fill_value=-1)
-    for name in ("score", "probability"):
-        group.create_array(f"items/{name}", shape=(n,), chunks=item_chunks, dtype="float32", fill_value=np.nan)
-    group.create_array("items/done", shape=(n,), chunks=item_chunks, dtype="bool", fill_value=False)
+    arrays: list[tuple[str, dict[str, Any]]] = [("items/id", {"shape": (n,), "chunks": item_chunks, "dtype": str})]
+    arrays += [(f"items/{name}", {"shape": (n,), "chunks": item_chunks, "dtype": str}) for name in ("label", "error")]
+    arrays.append(("items/target", {"shape": (n,), "chunks": item_chunks, "dtype": "int32", "fill_value": -1}))
+    arrays += [(f"items/{name}", {"shape": (n,), "chunks": item_chunks, "dtype": "float32", "fill_value": np.nan})
+               for name in ("score", "probability")]
+    arrays.append(("items/done", {"shape": (n,), "chunks": item_chunks, "dtype": "bool", "fill_value": False}))
     shapes = dict(probe["layers"])
     for method in spec["methods"]:
         for layer in probe["layers_of"][method]:
             shape = shapes[layer]
             grid = tuple(shape[1:]) if probe["kinds"][method] == "grid" else tuple(probe["input"])
-            group.create_array(f"maps/{method}/{layer}", shape=(n, *grid), chunks=(chunk, *grid), dtype="float32",
-                               fill_value=np.nan)
+            arrays.append((f"maps/{method}/{layer}", {"shape": (n, *grid), "chunks": (chunk, *grid),
+                                                      "dtype": "float32", "fill_value": np.nan}))
             if probe["weighted"][method]:
-                group.create_array(f"weights/{method}/{layer}", shape=(n, shape[0]), chunks=(chunk, shape[0]),
-                                   dtype="float32", fill_value=np.nan)
+                arrays.append((f"weights/{method}/{layer}", {"shape": (n, shape[0]), "chunks": (chunk, shape[0]),
+                                                             "dtype": "float32", "fill_value": np.nan}))
+    create_arrays(group, arrays)
+    group["items/id"][:] = np.asarray(ids, dtype=str)
     if extra is not None:
         extra(group)  # arrays of a kind's own (a campaign's cluster maps)
     # the attributes last: a store without them is an unfinished creation, overwritten next time
@@ -134,6 +137,13 @@ class ResultsStore:
         meta = self.group.attrs["camwidget"]
         self.spec, self.probe = meta["spec"], meta["probe"]
         self.chunk = int(self.spec["chunk"])
+        self._arrays: dict[str, Any] = {}
+
+    def array(self, name: str):
+        """The Zarr array ``name`` of the store (opened once: opening reads its metadata)."""
+        if name not in self._arrays:
+            self._arrays[name] = self.group[name]
+        return self._arrays[name]
 
     def done(self) -> np.ndarray:
         return np.asarray(self.group["items/done"][:], dtype=bool)
@@ -149,32 +159,62 @@ class ResultsStore:
         start, stop = results[0].index, results[-1].index + 1
         if start % self.chunk or stop - start != len(results):
             raise ValueError(f"results: a unit must be consecutive items from a chunk boundary, got {start}..{stop}")
-        group = self.group
         shapes = dict(self.probe["layers"])
+        blocks: list[tuple[str, np.ndarray]] = []
         for method in self.spec["methods"]:
             for layer in self.probe["layers_of"][method]:
                 shape = shapes[layer]
-                maps = group[f"maps/{method}/{layer}"]
-                grid = tuple(maps.shape[1:])
+                grid = tuple(self.array(f"maps/{method}/{layer}").shape[1:])
                 block = np.full((len(results), *grid), np.nan, dtype=np.float32)
                 for k, r in enumerate(results):
                     m = r.maps.get((method, layer))
                     if m is not None:
                         block[k] = m if tuple(m.shape) == grid else resize(m, grid)
-                maps[start:stop] = block
+                blocks.append((f"maps/{method}/{layer}", block))
                 if self.probe["weighted"][method]:
                     wblock = np.full((len(results), shape[0]), np.nan, dtype=np.float32)
                     for k, r in enumerate(results):
                         w = r.weights.get((method, layer))
                         if w is not None:
                             wblock[k] = w
-                    group[f"weights/{method}/{layer}"][start:stop] = wblock
-        group["items/label"][start:stop] = np.asarray([r.label for r in results], dtype=str)
-        group["items/error"][start:stop] = np.asarray([r.error for r in results], dtype=str)
-        group["items/target"][start:stop] = np.asarray([r.target for r in results], dtype=np.int32)
-        group["items/score"][start:stop] = np.asarray([r.score for r in results], dtype=np.float32)
-        group["items/probability"][start:stop] = np.asarray([r.probability for r in results], dtype=np.float32)
-        group["items/done"][start:stop] = np.ones(len(results), dtype=bool)
+                    blocks.append((f"weights/{method}/{layer}", wblock))
+        blocks += [("items/label", np.asarray([r.label for r in results], dtype=str)),
+                   ("items/error", np.asarray([r.error for r in results], dtype=str)),
+                   ("items/target", np.asarray([r.target for r in results], dtype=np.int32)),
+                   ("items/score", np.asarray([r.score for r in results], dtype=np.float32)),
+                   ("items/probability", np.asarray([r.probability for r in results], dtype=np.float32))]
+        write_blocks([(self.array(name), values) for name, values in blocks], slice(start, stop))
+        self.group["items/done"][start:stop] = np.ones(len(results), dtype=bool)  # last: the unit is complete
+
+
+def create_arrays(group, arrays: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """Create the arrays ``(name, create_array keywords)`` in ``group``, their parent groups first,
+    the arrays' metadata all at once (one round of concurrent writes instead of one per array)."""
+    import zarr.api.asynchronous as zarr_async
+    from zarr.core.sync import sync
+
+    parents = sorted({name.rsplit("/", k)[0] for name, _ in arrays for k in range(1, name.count("/") + 1)},
+                     key=lambda parent: parent.count("/"))
+    for parent in parents:  # sequentially: concurrent arrays would race to create the same parent
+        group.require_group(parent)
+
+    async def create() -> None:
+        opened = await zarr_async.open_group(store=group.store, path=group.path, mode="r+")
+        await asyncio.gather(*(opened.create_array(name, **keywords) for name, keywords in arrays))
+
+    sync(create())
+
+
+def write_blocks(blocks: Sequence[tuple[Any, np.ndarray]], rows: slice) -> None:
+    """Write ``blocks`` (a Zarr array, its values) at ``rows`` of each array, all at once:
+    Zarr encodes and stores the chunks of every array concurrently (one round trip to its event
+    loop instead of one per array)."""
+    from zarr.core.sync import sync
+
+    async def write() -> None:
+        await asyncio.gather(*(array.async_array.setitem(rows, values) for array, values in blocks))
+
+    sync(write())
 
 
 def spec_json(value: Any) -> Any:

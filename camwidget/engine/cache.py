@@ -33,7 +33,7 @@ import torch
 #: segmentations of a dozen large photos and several INV clusterings at once.
 DEFAULT_BUDGET = 512 * 2**20
 
-_MISSING = object()
+_MISSING: Any = object()  # typed Any: it stands in for any value
 #: Values that callers may fill after storing them (``session.cached(name, OrderedDict)``): they
 #: are measured again on every hit, so what they grow to counts against the budget.
 _MUTABLE = (dict, list, set)
@@ -283,7 +283,7 @@ class CacheNamespace(MutableMapping):
             raise KeyError(key)
 
     def __contains__(self, key: object) -> bool:
-        return self._key(key) in self._cache  # type: ignore[arg-type]
+        return self._key(key) in self._cache
 
     def __iter__(self) -> Iterator[Hashable]:
         return iter(self._own())

@@ -65,7 +65,7 @@ class Cluster:
 
     def upsampled(self, size: tuple[int, int] | None = None) -> np.ndarray:
         """The map bilinearly resized to ``size`` (default: the image's H × W), normalised to [0, 1]."""
-        return normalise(resize(self.map, tuple(size) if size else self.image_size))
+        return normalise(resize(self.map, (int(size[0]), int(size[1])) if size else self.image_size))
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,7 @@ class Explanation:
 
     def upsampled(self, size: tuple[int, int] | None = None) -> np.ndarray:
         """The map bilinearly resized to ``size`` (default: the image's H × W), normalised to [0, 1]."""
-        return normalise(resize(self.map, tuple(size) if size else self.image_size))
+        return normalise(resize(self.map, (int(size[0]), int(size[1])) if size else self.image_size))
 
     def plot(self, ax=None, image: np.ndarray | None = None, alpha: float = 0.5, cmap: str = "jet"):
         """Overlay the map on ``image`` (or alone) with matplotlib; returns the Axes."""

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from .. import images
+from . import allocator
 from . import gradients as gradients_
 from . import guards
 from . import layers as layers_
@@ -70,6 +71,7 @@ class Session:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
         guards.check_model(model)
+        allocator.keep_freed_memory()  # a new image's tensors reuse freed memory (engine/allocator.py)
         self.cache = SessionCache(cache_bytes)  # one budget for everything cached (engine/cache.py)
         from ..models import Preprocess
 

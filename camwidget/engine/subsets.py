@@ -62,10 +62,11 @@ def channel_index(channels: Channels, count: int) -> torch.Tensor | None:
     bad_type = [v for v, i in zip(values, ints) if i is None]
     if bad_type:
         raise TypeError(f"channels: indices must be integers, got {bad_type[:3]!r}")
-    bad = [v for v in ints if not 0 <= v < count]
+    indices = [i for i in ints if i is not None]  # all of them (checked above)
+    bad = [v for v in indices if not 0 <= v < count]
     if bad:
         raise ValueError(f"channels: {bad[:5]} out of range; this layer has channels 0..{count - 1}")
-    return torch.tensor(sorted(set(ints)), dtype=torch.long)
+    return torch.tensor(sorted(set(indices)), dtype=torch.long)
 
 
 def region_mask(region: Region, grid: tuple[int, int]) -> torch.Tensor | None:
@@ -99,7 +100,7 @@ def region_mask(region: Region, grid: tuple[int, int]) -> torch.Tensor | None:
     coords = [_coordinate(v) for v in values]
     if len(values) != 4 or any(c is None for c in coords):
         raise TypeError(f"region: {expected}, got {region!r}")
-    r0, c0, r1, c1 = coords  # type: ignore[misc]
+    r0, c0, r1, c1 = [c for c in coords if c is not None]  # all four (checked above)
     if not (0 <= r0 < r1 <= h and 0 <= c0 < c1 <= w):
         raise ValueError(
             f"region: {(r0, c0, r1, c1)} is outside or empty on the layer's {h}×{w} grid; need "

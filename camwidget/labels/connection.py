@@ -48,16 +48,16 @@ def default_path() -> Path:
 def _resolve_url(url: str | os.PathLike | URL | None) -> tuple[URL, Path | None]:
     """The SQLAlchemy URL for ``url``, and the SQLite file path when it is one."""
     if url is None:
-        path = default_path()
-        return make_url(f"sqlite:///{path}"), path
+        default = default_path()
+        return make_url(f"sqlite:///{default}"), default
     if isinstance(url, URL):
         parsed = url
     elif isinstance(url, os.PathLike) or (isinstance(url, str) and "://" not in url):
         text_url = os.fspath(url)
         if not text_url.strip():
             raise LabelStoreError("cannot open the label store: the url is empty")
-        path = Path(text_url).expanduser().resolve()
-        return make_url(f"sqlite:///{path}"), path
+        resolved = Path(text_url).expanduser().resolve()
+        return make_url(f"sqlite:///{resolved}"), resolved
     elif isinstance(url, str):
         try:
             parsed = make_url(url)
@@ -69,7 +69,7 @@ def _resolve_url(url: str | os.PathLike | URL | None) -> tuple[URL, Path | None]
         )
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3 is the driver we ship
-    path = None
+    path: Path | None = None
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         if not parsed.database.startswith("file:"):
             path = Path(parsed.database).expanduser().resolve()

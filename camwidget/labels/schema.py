@@ -10,8 +10,6 @@ Bump :data:`SCHEMA_VERSION` whenever a table changes and add the upgrade step to
 :func:`upgrade`; a store written by a newer camwidget is refused, never guessed at.
 """
 
-from __future__ import annotations
-
 from sqlalchemy import (
     Boolean,
     Column,

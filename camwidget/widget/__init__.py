@@ -26,6 +26,7 @@ import traitlets as t
 from ..engine import Explanation, Session
 from ..engine import targets as _targets
 from ..engine import methods as _methods
+from ..engine.methods.disclosure import primary_params
 from . import wire
 from .actions import Actions
 from .memory_labels import MemoryLabels
@@ -79,7 +80,9 @@ class CamWidget(anywidget.AnyWidget, _panel_traits(PANELS)):  # type: ignore[mis
     ``w.opacity``, ``w.colormap``, ``w.outline`` and ``w.hide_rest`` are synced both ways (the last
     four are drawn in the browser and never reach the session; ``outline`` and ``hide_rest`` show
     the segment boundaries and dim the unselected segments of SeCAM and LIME); ``w.explanation`` is
-    the :class:`~camwidget.Explanation` on screen. Invalid values (from Python or the browser) are
+    the :class:`~camwidget.Explanation` on screen. ``w.fuse_layers`` (two or more layer names, or
+    [] for one layer; shift-click stops on the strip) fuses their maps, ``w.fuse_gamma`` turns on
+    LayerCAM's scaling. Invalid values (from Python or the browser) are
     refused with a message in the widget's error area and the trait keeps its last valid value.
 
     With the method ``"inv"`` the widget shows the layer's clusters and records labels and reveal
@@ -114,6 +117,9 @@ class CamWidget(anywidget.AnyWidget, _panel_traits(PANELS)):  # type: ignore[mis
     channels = t.Any(None).tag(sync=True)
     region = t.Any(None).tag(sync=True)
     params = t.Dict().tag(sync=True)
+    #: Layers whose maps are fused (shift-click stops on the strip; [] = the one ``layer``); see selection.py.
+    fuse_layers = t.Any([]).tag(sync=True)
+    fuse_gamma = t.Any(None).tag(sync=True)  # LayerCAM's tanh scaling of fused maps (None: off)
     request = t.Int(0).tag(sync=True)
 
     # View only.
@@ -134,6 +140,7 @@ class CamWidget(anywidget.AnyWidget, _panel_traits(PANELS)):  # type: ignore[mis
         channels: list[int] | None = None,
         region: tuple[int, int, int, int] | None = None,
         params: dict[str, Any] | None = None,
+        fuse_layers: list[str] | None = None,
         opacity: float = 0.5,
         colormap: str = "jet",
         outline: bool = True,
@@ -145,7 +152,7 @@ class CamWidget(anywidget.AnyWidget, _panel_traits(PANELS)):  # type: ignore[mis
             raise TypeError(f"session: expected a camwidget.Session, got {type(session).__name__}")
         # The constructor's values raise here, like any constructor, before a comm opens.
         selection = Selection.initial(session, layer=layer, method=method, target=target, channels=channels,
-                                      region=region, params=params or {})
+                                      region=region, params=params or {}, fuse_layers=fuse_layers)
         view = {name: check_view(name, value) for name, value in
                 zip(VIEW, (opacity, colormap, outline, hide_rest))}
         # Trait changes come from the kernel's main thread (cells, browser messages), the worker
@@ -185,8 +192,8 @@ class CamWidget(anywidget.AnyWidget, _panel_traits(PANELS)):  # type: ignore[mis
                 self.image_shape = shape
                 self.layers = [{"name": i.name, "shape": list(i.shape), "depth": i.depth} for i in session.layers]
                 self.classes = list(session.classes or [])
-                self.methods = [{"name": m.name, "label": m.label, "params": _json_safe(m.params)}
-                                for m in _methods.available()]
+                self.methods = [{"name": m.name, "label": m.label, "params": _json_safe(m.params),
+                                 "primary": primary_params(m.name, m.params)} for m in _methods.available()]
                 self.top = [{"index": i, "name": n, "score": p, "score_kind": kind} for i, n, p in top]
                 self.output_shape = list(output_size or [])
                 for name, value in {**selection.traits(), **view}.items():

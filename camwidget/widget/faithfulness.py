@@ -11,7 +11,8 @@ The compare table (``compare`` trait; ``w.compare()`` or the panel's "compare me
 the ``{"kind": "compare"}`` action) explains each method at the current layer and target and
 evaluates it, one row at a time, publishing the table as each row finishes. A row yields to the
 worker: when a selection is waiting, the row is cancelled at its next batch, the heatmap is
-answered, and the row is computed again. A change of image, layer or target ends the table.
+answered, and the row is computed again. A change of image, layer (or fused layers) or target
+ends the table; while layers are fused (``w.fuse_layers``) every row fuses the same layers.
 ``w.compare()`` returns a list of rows (dicts), not a pandas DataFrame: pandas is not a
 dependency of camwidget, and ``pandas.DataFrame(w.compare())`` is one call away.
 """
@@ -127,14 +128,14 @@ class Faithfulness(Panel):
         directions: dict[str, bool] = {}
 
         def table(state: str) -> dict[str, Any]:
-            return {"state": state, "layer": start.layer, "target": start.target_json, "metrics": metrics,
+            return {"state": state, "layer": _layer_name(start), "target": start.target_json, "metrics": metrics,
                     "higher_is_better": directions, "methods": methods, "rows": rows}
 
         self.widget.publish(compare_table=table("computing"))
         for method in methods:
             while True:
                 current = self.widget.selection
-                if generation != self._generation or (current.layer, current.target) != (start.layer, start.target):
+                if generation != self._generation or _place(current) != _place(start):
                     self.widget.publish(compare_table=table("stopped"))
                     return rows
                 worker.wait(None)  # the heatmap first
@@ -150,10 +151,11 @@ class Faithfulness(Panel):
         return rows
 
     def _row(self, method: str, start: Any, metrics: list[str], columns: dict, directions: dict, cancelled) -> dict:
-        row: dict[str, Any] = {"method": method, "layer": start.layer, "target": start.target_json}
+        row: dict[str, Any] = {"method": method, "layer": _layer_name(start), "target": start.target_json}
+        fused = {"layer": list(start.fuse_layers), "gamma": start.fuse_gamma} if start.fuse_layers else {"layer": start.layer}
         with self.widget.worker.using_session() as session, progress.reporting(None, cancelled=cancelled):
             try:
-                e = session.explain(method, layer=start.layer, target=start.target)
+                e = session.explain(method, target=start.target, **fused)
                 options = {"steps": STEPS} if {"deletion", "insertion"} & set(metrics) else {}
                 results = session.evaluate(e, metrics, batch_size=BATCH_SIZE, **options)
             except (ValueError, TypeError) as exc:  # e.g. CAM away from its head layer: the row says why
@@ -163,3 +165,13 @@ class Faithfulness(Panel):
             row[name] = float(result.value)
             directions[name] = bool(result.higher_is_better)
         return row
+
+
+def _place(selection: Any) -> tuple:
+    """What a compare table is about: the layer (or fused layers) and the target."""
+    return selection.layer, selection.fuse_layers, selection.fuse_gamma, selection.target
+
+
+def _layer_name(selection: Any) -> str:
+    """The layer, or the fused layers joined by " + " (as the fused Explanation names them)."""
+    return " + ".join(selection.fuse_layers) if selection.fuse_layers else selection.layer

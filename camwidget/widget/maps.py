@@ -37,7 +37,9 @@ class FeatureMaps(Panel):
         whole = answer.request.selection.without_subset()
         if whole.key == self._sent or not job.wait_still(ATLAS_AFTER_S):
             return
-        e = answer.explanation if answer.explanation.region is None else job.explain(whole)
+        # Under a region, or fused over layers, the ranking comes from the one layer's whole map.
+        subset = answer.explanation.region is not None or answer.request.selection.fuse_layers
+        e = job.explain(whole) if subset else answer.explanation
         with job.session() as session:
             acts = session.activations(whole.layer)
         data, meta = wire.pack_atlas(acts, e.weights)

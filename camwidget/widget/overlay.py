@@ -118,8 +118,12 @@ def label(method: str) -> str:
 
 def describe(e: Explanation, method_label: str, session: Session) -> str:
     """The status line of an answer."""
-    info = session.layer_info(e.layer) if e.layer else None
+    fused = e.params.get("layers") if isinstance(e.params.get("layers"), list) else None
+    info = session.layer_info(e.layer) if e.layer and not fused else None
     parts = [method_label]
+    if fused:
+        gamma = e.params.get("gamma")
+        parts.append(f"fused {len(fused)} layers: {' + '.join(fused)}" + (f" (tanh γ={gamma:g})" if gamma else ""))
     if info is not None:
         parts.append(f"{info.name} {'×'.join(map(str, info.shape))}")
     parts.append(str(e.class_name) if e.target is None else f"{e.class_name} (#{e.target})")  # a custom score: its name

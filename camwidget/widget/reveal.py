@@ -26,14 +26,9 @@ from ..labels.store import Annotation
 from . import wire
 from .clusters import Clusters, check_cluster_index
 from .panel import Panel
+from .reveal_round import STEPS, RevealStep, check_guess, check_move, check_step, reveal_mask, round_state
 
-STEPS = len(wire.REVEAL_PERCENT)
-
-
-def check_step(step: Any) -> int:
-    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or not 0 <= int(step) < STEPS:
-        raise ValueError(f"reveal_step: expected 0 … {STEPS - 1}, got {step!r}")
-    return int(step)
+__all__ = ["STEPS", "RevealGame", "check_step"]
 
 
 class RevealGame(Panel):
@@ -50,10 +45,10 @@ class RevealGame(Panel):
     def __init__(self, widget: Any, **options: Any) -> None:
         super().__init__(widget)
         self._lock = threading.RLock()  # moves come from cells and from the action thread
-        self._quiet = False
+        self._step: RevealStep | None = None
 
     def start(self) -> None:
-        self.widget.observe(self._on_reveal_step, names=["reveal_step"])
+        self._step = RevealStep(self.widget, self._need_round, self.widget.publish)
 
     @property
     def _clusters(self) -> Clusters:
@@ -71,19 +66,9 @@ class RevealGame(Panel):
             chosen = self._clusters.cluster(layer, check_cluster_index(cluster))
             values = wire.to_uint8(chosen.upsampled(tuple(w.image_shape)))
             top = sorted({name for _, name, _ in w.session.top(5)})  # alphabetical: the order gives nothing away
-            self._set_step(0)
-            game = {
-                "active": True,
-                "layer": layer,
-                "cluster": chosen.index,
-                "cluster_id": chosen.id,
-                "weight": round(float(chosen.weight), 3),
-                "shape": list(values.shape),
-                "percent": list(wire.REVEAL_PERCENT),
-                "choices": top,
-                "outcome": None,
-                "answer": None,
-            }
+            self._steps.set(0)
+            game = round_state(values, layer=layer, cluster=chosen.index, cluster_id=chosen.id,
+                               weight=chosen.weight, choices=top)
             w.publish(reveal_map=values.tobytes(), game=game, error="",
                       status=f"reveal game: cluster #{chosen.index} of {layer} — which class is it?")
             return dict(game)
@@ -91,19 +76,13 @@ class RevealGame(Panel):
     def reveal_more(self) -> int:
         """Show the next step's share of pixels; returns the step (stays at 5)."""
         with self._lock:
-            self._need_round()
-            self._set_step(min(self.widget.reveal_step + 1, STEPS - 1))
-            return int(self.widget.reveal_step)
+            return self._steps.more()
 
     def guess(self, guess: int | str, text: str) -> Annotation:
         """Guess the class (index or name) and say what you see: win or loss, recorded."""
         with self._lock:
             self._need_round()
-            if guess is None or (isinstance(guess, str) and not guess.strip()):
-                raise ValueError("guess: pick a class (or give up)")
-            if isinstance(guess, str) and guess.strip().isdigit():
-                guess = int(guess.strip())
-            return self._end_round(text, guess=guess)
+            return self._end_round(text, guess=check_guess(guess))
 
     def give_up(self, text: str) -> Annotation:
         """End the round without a guess; what you saw is still recorded (outcome ``give-up``)."""
@@ -115,10 +94,7 @@ class RevealGame(Panel):
         """The boolean display-size mask of the pixels shown at ``step`` (default: the current one)."""
         self._need_round(finished_ok=True)
         w = self.widget
-        step = w.reveal_step if step is None else check_step(step)
-        h, wd = w.game["shape"]
-        values = np.frombuffer(w.reveal_map, dtype=np.uint8).reshape(h, wd)
-        return values >= wire.reveal_threshold(values, wire.REVEAL_PERCENT[step])
+        return reveal_mask(w.reveal_map, w.game["shape"], w.reveal_step if step is None else step)
 
     def end_game(self) -> None:
         """Close the round (the view goes back to the explanation)."""
@@ -128,34 +104,25 @@ class RevealGame(Panel):
     # ---- browser ---------------------------------------------------------------------------------
     def on_game(self, message: dict[str, Any]) -> None:
         """``{"kind": "game", "action": "start" | "more" | "guess" | "give-up" | "end", ...}``."""
-        action = message.get("action")
-        if action == "start":
+        if message.get("action") == "start":
             self.start_game(check_cluster_index(message.get("cluster")))
-        elif action == "more":
+            return
+        action, text = check_move(message, ("start", "more", "guess", "give-up", "end"))
+        if action == "more":
             self.reveal_more()
-        elif action in ("guess", "give-up"):
-            text = message.get("text")
-            if not isinstance(text, str):
-                raise TypeError(f"text: expected what you see (a string), got {text!r}")
-            if action == "give-up":
-                self.give_up(text)
-            else:
-                guess = message.get("guess")
-                if guess is not None and not isinstance(guess, str) and not _is_index(guess):
-                    raise TypeError(f"guess: expected a class name or index, got {guess!r}")
-                self.guess(guess, text)  # type: ignore[arg-type]
-        elif action == "end":
-            self.end_game()
+        elif action == "give-up":
+            self.give_up(text)
+        elif action == "guess":
+            self.guess(check_guess(message.get("guess")), text)
         else:
-            raise ValueError(f"action: {action!r} is not a reveal game move; valid: start, more, guess, give-up, end")
+            self.end_game()
 
     # ---- internals ---------------------------------------------------------------------------------
-    def _set_step(self, step: int) -> None:
-        self._quiet = True
-        try:
-            self.widget.publish(reveal_step=step)
-        finally:
-            self._quiet = False
+    @property
+    def _steps(self) -> RevealStep:
+        if self._step is None:  # start() runs once the widget is set up; a panel made by hand may not have
+            self.start()
+        return self._step  # type: ignore[return-value]
 
     def _need_round(self, finished_ok: bool = False) -> None:
         g = self.widget.game
@@ -178,18 +145,3 @@ class RevealGame(Panel):
                   status=f"reveal game: {a.outcome} at step {a.reveal_step} — it was {answer}")
         clusters.refresh_labels(layer, chosen.target)
         return a
-
-    def _on_reveal_step(self, change: dict) -> None:
-        """A cell set ``w.reveal_step``: allowed during a round, within 0 … 5."""
-        if self._quiet:
-            return
-        try:
-            self._need_round()
-            check_step(change["new"])
-        except (ValueError, TypeError) as exc:
-            self._set_step(change["old"])
-            self.widget.publish(error=str(exc))
-
-
-def _is_index(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)

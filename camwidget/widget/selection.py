@@ -18,11 +18,12 @@ import numpy as np
 from ..engine import Session
 from ..engine import methods as _methods
 from ..engine import targets
+from ..engine.methods.fusion import check_fusable
 from ..engine.subsets import channel_index, region_mask, region_as_tuple
 from .wire import COLORMAPS
 
 #: The selection's fields, in the order they are validated (later ones depend on earlier ones).
-FIELDS = ("layer", "method", "target", "target_box", "params", "channels", "region")
+FIELDS = ("layer", "method", "fuse_layers", "fuse_gamma", "target", "target_box", "params", "channels", "region")
 #: Values drawn in the browser only: they never reach the session.
 VIEW = ("opacity", "colormap", "outline", "hide_rest")
 
@@ -40,6 +41,10 @@ class Selection:
     channels: tuple[int, ...] | None = None
     region: tuple[int, int, int, int] | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
+    #: Layers whose maps are fused (depth order, two or more, ``layer`` among them); () = one layer.
+    fuse_layers: tuple[str, ...] = ()
+    #: LayerCAM's tanh(γ · M / max M) scaling of each map before fusing (None: off).
+    fuse_gamma: float | None = None
 
     @classmethod
     def initial(cls, session: Session, **values: Any) -> Selection:
@@ -49,7 +54,7 @@ class Selection:
                   target=check_target(session, values.get("target")))
         if isinstance(new.target, targets.SegmentationTarget) and new.target.box is not None:
             new = replace(new, target_box=new.target.box)  # a SegmentationTarget's box shows as target_box
-        for name in ("target_box", "params", "channels", "region"):
+        for name in ("fuse_layers", "fuse_gamma", "target_box", "params", "channels", "region"):
             if values.get(name) is not None:
                 new = new._with(session, name, values[name])
         return new
@@ -60,7 +65,8 @@ class Selection:
         Valid changes apply even when others are refused. A new layer clears ``channels`` and
         ``region`` (they index the old layer) unless the same change gives them; a new method
         keeps only the parameters it has; a new layer or target sends an INV ``cluster`` back
-        to 0 (the heaviest).
+        to 0 (the heaviest). Fusing (``fuse_layers``) clears ``channels`` and ``region``; a new
+        ``layer``, a channel subset, a region or a method that cannot fuse returns to one layer.
         """
         refused: dict[str, str] = {}
         new = self
@@ -78,14 +84,29 @@ class Selection:
             layer = check_layer(session, value)
             if layer == self.layer:
                 return self
-            cleared = replace(self, layer=layer, channels=None, region=None)
+            cleared = replace(self, layer=layer, channels=None, region=None, fuse_layers=())
             return cleared._first_cluster()
         if name == "method":
             method = check_method(value)
             if method == self.method:
                 return self
             schema = _methods.get(method).params
-            return replace(self, method=method, params={k: v for k, v in self.params.items() if k in schema})
+            new = replace(self, method=method, params={k: v for k, v in self.params.items() if k in schema})
+            try:
+                check_fusable(method)
+            except ValueError:
+                new = replace(new, fuse_layers=())  # LIME, SeCAM, INV, CAM: one layer again
+            return new
+        if name == "fuse_layers":
+            layers = check_fuse_layers(session, self.method, value)
+            if layers == self.fuse_layers:
+                return self
+            if not layers:
+                return replace(self, fuse_layers=())
+            layer = self.layer if self.layer in layers else layers[-1]
+            return replace(self, layer=layer, fuse_layers=layers, channels=None, region=None)
+        if name == "fuse_gamma":
+            return replace(self, fuse_gamma=check_fuse_gamma(value))
         if name == "target":
             target = check_target(session, value)
             box = target.box if isinstance(target, targets.SegmentationTarget) else None
@@ -106,9 +127,11 @@ class Selection:
         if name == "params":
             return replace(self, params=check_params(self.method, value))
         if name == "channels":
-            return replace(self, channels=check_channels(session, self.layer, value))
+            channels = check_channels(session, self.layer, value)
+            return replace(self, channels=channels, fuse_layers=self.fuse_layers if channels is None else ())
         if name == "region":
-            return replace(self, region=check_region(session, self.layer, value))
+            region = check_region(session, self.layer, value)
+            return replace(self, region=region, fuse_layers=self.fuse_layers if region is None else ())
         raise KeyError(name)
 
     def _first_cluster(self) -> Selection:
@@ -117,11 +140,15 @@ class Selection:
         return self
 
     def without_subset(self) -> Selection:
-        """The same selection over every channel and neuron (what the feature-map atlas ranks)."""
-        return replace(self, channels=None, region=None)
+        """The same selection over every channel and neuron of ``layer`` alone (what the
+        feature-map atlas ranks)."""
+        return replace(self, channels=None, region=None, fuse_layers=())
 
     def explain_kwargs(self) -> dict[str, Any]:
-        """Keywords for ``session.explain``."""
+        """Keywords for ``session.explain`` (a list of layers and ``gamma`` when fusing)."""
+        if self.fuse_layers:
+            return {"layer": list(self.fuse_layers), "target": self.target, "channels": None, "region": None,
+                    "gamma": self.fuse_gamma, **self.params}
         return {"layer": self.layer, "target": self.target, "channels": None if self.channels is None else list(self.channels),
                 "region": self.region, **self.params}
 
@@ -130,7 +157,8 @@ class Selection:
         return {"layer": self.layer, "method": self.method, "target": self.target,
                 "target_box": None if self.target_box is None else list(self.target_box),
                 "channels": None if self.channels is None else list(self.channels),
-                "region": None if self.region is None else list(self.region), "params": dict(self.params)}
+                "region": None if self.region is None else list(self.region), "params": dict(self.params),
+                "fuse_layers": list(self.fuse_layers), "fuse_gamma": self.fuse_gamma}
 
     @property
     def key(self) -> str:
@@ -186,6 +214,49 @@ def check_target(session: Session, value: Any) -> Any:
         raise TypeError(f"target: expected a class index, a class name, None, a camwidget.targets.Target "
                         f"or a callable of the output, got {value!r}")
     return session.resolve_target(value)  # a class index, or a Target (multi-label, segmentation, a score)
+
+
+def check_fuse_layers(session: Session, method: str, value: Any) -> tuple[str, ...]:
+    """Two or more distinct layer names in depth order (``()`` for None or an empty list: one layer).
+
+    One layer alone, a repeated layer, an unknown name and a method that cannot fuse
+    (``engine.methods.fusion.NOT_FUSED``) are refused.
+    """
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"fuse_layers: expected a list of layer names (or [] for one layer), got {value!r}")
+    if not value:
+        return ()
+    if not all(isinstance(v, str) and v for v in value):
+        raise TypeError(f"fuse_layers: expected layer names (strings), got {list(value)!r}")
+    try:
+        names = [session.layer_info(v).name for v in value]
+    except ValueError as exc:
+        raise ValueError(f"fuse_layers: {str(exc).removeprefix('layer: ')}") from None
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"fuse_layers: {twice[0]!r} is given twice; name each layer once")
+    if len(names) < 2:
+        raise ValueError(f"fuse_layers: fusing needs two or more layers, got {names}; "
+                         f"to show one layer set layer (and fuse_layers to [])")
+    try:
+        check_fusable(method)
+    except ValueError as exc:
+        raise ValueError(f"fuse_layers: {str(exc).removeprefix('layer: ')}") from None
+    depth = {info.name: i for i, info in enumerate(session.layers)}
+    return tuple(sorted(names, key=lambda n: depth.get(n, len(depth))))
+
+
+def check_fuse_gamma(value: Any) -> float | None:
+    """LayerCAM's scaling factor: a finite number > 0 (the paper's is 2), or None for no scaling."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"fuse_gamma: expected a number > 0 (LayerCAM uses 2) or None, got {value!r}")
+    if not math.isfinite(float(value)) or not float(value) > 0:
+        raise ValueError(f"fuse_gamma: expected a finite number > 0 (LayerCAM uses 2) or None, got {value!r}")
+    return float(value)
 
 
 def check_target_box(session: Session, target: Any, value: Any) -> tuple[int, int, int, int] | None:

@@ -18,7 +18,7 @@ test("sortRows puts the best first and missing values last", () => {
 test("the panel draws curves and numbers, sends compare, and a row click commits its method", () => {
   const window = new Window();
   const doc = window.document as unknown as Document;
-  const model = new FakeModel({ method: "gradcam" });
+  const model = new FakeModel({ method: "gradcam", layer: "bn2", fuse_layers: [], target: 3 });
   const committed: Array<Record<string, unknown>> = [];
   const sent: Array<Record<string, unknown>> = [];
   const panel = faithfulnessPanel({ doc, model, commit: (c) => committed.push(c), send: (c) => sent.push(c) });
@@ -32,14 +32,14 @@ test("the panel draws curves and numbers, sends compare, and a row click commits
     },
   };
   model.state.compare_table = {
-    state: "done", metrics: ["deletion", "insertion"], higher_is_better: { deletion: false, insertion: true },
+    state: "done", layer: "bn2", target: 3, metrics: ["deletion", "insertion"], higher_is_better: { deletion: false, insertion: true },
     methods: ["gradcam", "layercam"],
     rows: [{ method: "gradcam", deletion: 0.2, insertion: 0.6 }, { method: "layercam", deletion: 0.1, insertion: 0.7 }],
   };
   panel.update();
   const path = panel.el.querySelector('[data-testid="curve-deletion"]')!;
   assert.ok(path.getAttribute("d")!.startsWith("M0.0,9.0"));
-  assert.match(panel.el.querySelector('[data-testid="faithfulness-numbers"]')!.textContent!, /avg-drop ↓ 12\.5 %/);
+  assert.match(panel.el.querySelector('[data-testid="faithfulness-numbers"]')!.textContent!, /avg-drop ↓ 12\.5%/);
   (panel.el.querySelector('[data-testid="compare-button"]') as unknown as HTMLElement).click();
   assert.deepEqual(sent, [{ kind: "compare" }]);
   (panel.el.querySelector('th[data-column="deletion"]') as unknown as HTMLElement).click();
@@ -47,4 +47,12 @@ test("the panel draws curves and numbers, sends compare, and a row click commits
   assert.deepEqual(order, ["layercam", "gradcam"]);
   (panel.el.querySelector('tr[data-method="layercam"]') as unknown as HTMLElement).click();
   assert.deepEqual(committed, [{ method: "layercam" }]);
+  const caption = panel.el.querySelector('[data-testid="compare-caption"]')!;
+  assert.equal(caption.textContent, "at bn2");
+  assert.equal(panel.el.querySelector('th[data-column="deletion"]')!.getAttribute("title"), "deletion");
+  // The view moved to fused layers: the table is marked as another layer's.
+  model.state.fuse_layers = ["blocks.5", "bn2"];
+  panel.update();
+  assert.match(caption.textContent!, /^at bn2 \(not the view's layer/);
+  assert.ok(panel.el.querySelector("table")!.classList.contains("cw-stale"));
 });

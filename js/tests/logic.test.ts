@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { asBytes, checkShape } from "../bytes";
 import { COLORMAPS, blend, colorize, lut } from "../colormaps";
 import { RequestTracker } from "../requests";
-import { keyStep, shortName, stopAt } from "../layer_strip";
+import { keyStep, shortName, stopAt, toggleFused } from "../layer_strip";
 import { cellAt, parseRegion, spanCells } from "../region";
 import { clickSelection, formatWeight, topK } from "../channel_grid";
 import { parseTarget, percent } from "../class_picker";
@@ -81,6 +81,14 @@ test("requests: one message per commit, replies painted in order, pending until 
   model.kernelSets({ request: 10 });
   assert.equal(tracker.pending(), true);
   assert.equal(tracker.commit({ layer: "c" }), 11);
+});
+
+test("layer strip fusion: shift-click toggles a stop, starting from the current one", () => {
+  assert.deepEqual(toggleFused([], 2, 0), [0, 2]); // not fused: the current stop and the clicked one
+  assert.deepEqual(toggleFused([0, 2], 2, 1), [0, 1, 2]);
+  assert.deepEqual(toggleFused([0, 1, 2], 2, 1), [0, 2]);
+  assert.deepEqual(toggleFused([0, 2], 2, 2), [0]); // one left: one layer again
+  assert.deepEqual(toggleFused([], 2, 2), []); // the current stop alone: nothing to fuse
 });
 
 test("layer strip arithmetic: stop under the pointer, keys", () => {

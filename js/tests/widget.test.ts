@@ -93,6 +93,38 @@ test("Python sets the layer: the strip follows without sending anything", () => 
   assert.equal(model.saves(), 0);
 });
 
+test("shift-click on stops fuses layers; Python's fuse_layers marks them; a plain step returns to one layer", () => {
+  const { q, model, el, window } = setup();
+  const stops = [...el.querySelectorAll(".cw-stop")] as unknown as HTMLElement[];
+  stops.forEach((s, i) => {
+    s.getBoundingClientRect = () => ({ left: i * 50, right: i * 50 + 50, top: 0, bottom: 20, width: 50, height: 20 }) as DOMRect;
+  });
+  const down = (x: number, shiftKey: boolean) =>
+    q("layer-strip").dispatchEvent(
+      new window.PointerEvent("pointerdown", { clientX: x, clientY: 5, button: 0, pointerId: 1, shiftKey }) as unknown as Event,
+    );
+  model.clear();
+  down(10, true); // conv1, while head is current
+  assert.deepEqual(model.sets(), { fuse_layers: ["conv1", "head"], request: 1 });
+  assert.deepEqual([...el.querySelectorAll(".cw-stop.cw-fused")].map((s) => (s as unknown as HTMLElement).dataset.layer), ["conv1", "head"]);
+  assert.match(q("layer-caption").textContent ?? "", /Fused 2 layers: conv1 \+ head/);
+  model.kernelSets({ fuse_layers: ["conv1", "head"], answered: 1 });
+  assert.equal((q("fuse-gamma").parentElement as HTMLElement).hidden, false);
+  model.clear();
+  down(110, true); // head out again: conv1 alone, one layer
+  assert.deepEqual(model.sets(), { layer: "conv1", fuse_layers: [], region: null, channels: null, request: 2 });
+  assert.equal(el.querySelectorAll(".cw-stop.cw-fused").length, 0);
+  assert.equal(q("layer-strip").dataset.layer, "conv1");
+  // Python → view: the stops follow, nothing is sent.
+  model.kernelSets({ layer: "conv1", fuse_layers: ["conv1", "block1"], answered: 2 });
+  model.clear();
+  assert.equal(q("layer-strip").dataset.fused, "conv1,block1");
+  // A key step (here onto the stop already current would be a no-op; the arrow moves) ends the fusion.
+  q("layer-strip").dispatchEvent(new window.KeyboardEvent("keydown", { key: "ArrowRight" }) as unknown as Event);
+  assert.deepEqual(model.sets(), { layer: "block1", region: null, channels: null, fuse_layers: [], request: 3 });
+  assert.equal(el.querySelectorAll(".cw-stop.cw-fused").length, 0);
+});
+
 test("thumbnails: click picks one, shift-click adds, buttons", () => {
   const { el, model, window } = setup();
   const tiles = el.querySelectorAll(".cw-tile");
@@ -108,6 +140,42 @@ test("thumbnails: click picks one, shift-click adds, buttons", () => {
   (el.querySelector("button[data-action=top-k]") as unknown as HTMLElement).click();
   assert.deepEqual(model.sets().channels, [2, 7]);
   assert.ok(tiles[0].classList.contains("cw-selected") && tiles[2].classList.contains("cw-dim"));
+});
+
+test("secondary parameters fold behind more…; opened, they commit like the rest; Escape folds", () => {
+  const methods = [
+    { name: "gradcam", label: "Grad-CAM", params: {} },
+    {
+      name: "smooth", label: "Smooth", primary: ["n"],
+      params: { n: { type: "int", default: 25, min: 1, label: "n" }, seed: { type: "int", default: 0, label: "seed" } },
+    },
+  ];
+  const { q, model, el, window } = setup({ methods, method: "smooth" });
+  const toggle = q("params-more-toggle") as unknown as HTMLButtonElement;
+  const more = q("params-more");
+  const seed = el.querySelector("input[data-param=seed]") as unknown as HTMLInputElement;
+  assert.ok(toggle && more && seed && more.contains(seed as unknown as Node), "seed is folded");
+  assert.ok(!more.contains(el.querySelector("input[data-param=n]") as unknown as Node), "n stays in view");
+  assert.equal(more.hidden, true);
+  assert.equal(toggle.getAttribute("aria-expanded"), "false");
+  assert.match(toggle.textContent ?? "", /more… \(1\)/);
+  toggle.click();
+  assert.equal(more.hidden, false);
+  assert.equal(toggle.getAttribute("aria-expanded"), "true");
+  model.clear();
+  seed.value = "7";
+  seed.dispatchEvent(new window.Event("change") as unknown as Event);
+  assert.deepEqual(model.sets().params, { seed: 7 });
+  model.kernelSets({ params: { seed: 7 } }); // the echo re-renders: the disclosure stays open
+  assert.equal(q("params-more").hidden, false);
+  q("params-more").dispatchEvent(new window.KeyboardEvent("keydown", { key: "Escape", bubbles: true }) as unknown as Event);
+  assert.equal(q("params-more").hidden, true);
+  // A method without folded parameters shows no toggle; one without `primary` shows every parameter.
+  model.kernelSets({ method: "gradcam", params: {} });
+  assert.equal(el.querySelector("[data-testid=params-more-toggle]"), null);
+  model.kernelSets({ methods: [{ name: "smooth", label: "Smooth", params: methods[1].params }], method: "smooth" });
+  assert.equal(el.querySelector("[data-testid=params-more-toggle]"), null);
+  assert.ok(el.querySelector(".cw-params input[data-param=seed]"));
 });
 
 test("method and class pickers commit; params render from the schema", () => {

@@ -256,8 +256,17 @@ def toolbar_rows(page) -> int:
     """))
 
 
+def wait_complete(page, timeout: float = 90_000) -> None:
+    """Until the view is whole: the filmstrip on every stop, the faithfulness numbers shown."""
+    page.wait_for_function(js("""
+        const strip = cwFind('[data-testid=filmstrip]'), numbers = cwFind('[data-testid=faithfulness-numbers]');
+        return Number(strip?.dataset.drawn || 0) > 0 && !!numbers && numbers.textContent.trim() !== '';
+    """), timeout=timeout)
+
+
 def shoot(page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
+    page.mouse.move(1, 1)  # no hover highlight left from the last step in the picture
     page.locator(".cw-root").screenshot(path=str(path))
     return path

@@ -56,6 +56,37 @@ def _toolbar_fits(page) -> dict:
     return rows
 
 
+PARAMS = "w.wait(60)\nprint(json.dumps(w.params))"
+
+
+def _every_method_fits(page) -> dict:
+    """Each registered method, picked in the toolbar: its rows (≤ 2 wanted) with the secondary
+    parameters folded, and whether "more…" shows exactly the folded ones when opened."""
+    import camwidget as cw
+    from camwidget.engine.methods.disclosure import primary_params
+
+    seen = {}
+    for spec in cw.methods.available():
+        page.select_option("[data-testid=method-select]", spec.name)
+        shown = primary_params(spec.name, spec.params)
+        folded = [n for n in spec.params if n not in shown]
+        for name in shown:
+            page.locator(f".cw-params [data-param='{name}']").wait_for(timeout=10_000)
+        seen[spec.name] = {"rows": hosts.toolbar_rows(page)}
+        toggle = page.locator("[data-testid=params-more-toggle]")
+        if not folded:
+            seen[spec.name]["toggle"] = toggle.count()
+            continue
+        assert page.locator("[data-testid=params-more]").is_hidden(), spec.name
+        toggle.click()
+        panel = page.locator("[data-testid=params-more]")
+        seen[spec.name]["opened"] = sorted(
+            n for n in folded if panel.locator(f"[data-param='{n}']").is_visible())
+        assert seen[spec.name]["opened"] == sorted(folded), (spec.name, seen[spec.name])
+        toggle.click()
+    return seen
+
+
 @pytest.fixture()
 def root():
     path = lab.new_root()
@@ -64,7 +95,7 @@ def root():
 
 
 def test_jupyterlab_themes_and_laptop_layout(chromium_executable, root):
-    lab.write_notebook(root / "lab.ipynb", [EXPLORE, STATE])
+    lab.write_notebook(root / "lab.ipynb", [EXPLORE, STATE, PARAMS])
     with lab.jupyterlab(root) as server, lab.browser_page(chromium_executable, viewport=LAPTOP) as page:
         errors = _errors_of(page)
         nb = lab.Notebook(page, server, "lab.ipynb")
@@ -78,8 +109,20 @@ def test_jupyterlab_themes_and_laptop_layout(chromium_executable, root):
         hosts.assert_on_one_screen(page)
         hosts.assert_readable(page, dark=False)
         hosts.shoot(page, "jupyterlab-light")
-        rows = _toolbar_fits(page)
-        assert max(rows.values()) <= 2, rows
+        # Every method's parameters in at most two rows; the rest behind "more…", which opens,
+        # and a parameter changed there reaches Python.
+        seen = _every_method_fits(page)
+        assert all(v["rows"] <= 2 for v in seen.values()) and all(v.get("toggle", 0) == 0 for v in seen.values()), seen
+        page.select_option("[data-testid=method-select]", "smooth-gradcam++")
+        page.locator("[data-testid=params-more-toggle]").click()
+        seed = page.locator("[data-testid=params-more] input[data-param=seed]")
+        seed.fill("7")
+        seed.press("Tab")
+        hosts.wait_idle(page)
+        hosts.shoot(page, "jupyterlab-more-open")
+        assert json.loads(nb.run(2).strip().splitlines()[-1]) == {"seed": 7}
+        page.select_option("[data-testid=method-select]", "gradcam++")
+        hosts.wait_painted(page, "bn2")
         hosts.wait_idle(page)
         _dark_theme(page)
         hosts.assert_readable(page, dark=True)
@@ -197,6 +240,7 @@ def test_marimo(chromium_executable, root):
             hosts.wait_idle(page)
             hosts.assert_on_one_screen(page)
             hosts.assert_readable(page, dark=True)
+            hosts.wait_complete(page)
             hosts.shoot(page, "marimo-dark")
             rows = _toolbar_fits(page)
             assert max(rows.values()) <= 2, rows

@@ -158,7 +158,8 @@ def test_the_campaign_widget_serves_round_after_round(tmp_path):
     total = len(campaign.book.rows())
     w = campaign.widget(annotator="ana")
     first = w.current
-    assert w.progress.startswith(f"round 1 of {total} for ana") and w.image_shape == [224, 224]
+    assert w.progress.startswith(f"round 1 of {total} for ana") and w.game["shape"] == [224, 224]
+    assert w.game["active"] and w.game["cluster_id"] == first.cluster_id and w.game["item"] == first.item_id
     np.testing.assert_array_equal(w.reveal_mask(), first.reveal_mask(0))
     w._on_msg(w, {"action": "more"}, [])
     assert w.reveal_step == 1 and w.reveal_mask().sum() >= first.reveal_mask(0).sum()
@@ -168,7 +169,7 @@ def test_the_campaign_widget_serves_round_after_round(tmp_path):
     w._on_msg(w, {"action": "undo"}, [])
     assert w.current.cluster == first.cluster and not w.annotations and len(campaign.store) == 0
     w._on_msg(w, {"action": "jump"}, [])
-    assert "action: 'jump' is not a move" in w.error
+    assert "action: 'jump' is not a reveal game move; valid: more, guess, give-up, skip, undo" in w.error
     w.reveal_step = 9  # from the browser: refused, shown
     assert w.reveal_step == 0 and "reveal_step" in w.error
     while w.current is not None:

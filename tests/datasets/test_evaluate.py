@@ -55,3 +55,15 @@ def test_evaluate_dataset_rows_equal_session_evaluate(tmp_path):
     assert set(summary.method) == {"gradcam++", "cam"} and set(summary.metric) == set(metrics)
     with pytest.raises(ValueError, match="out: .* must end in .csv or .parquet"):
         cw.evaluate_dataset(tiny_factory, data, out=tmp_path / "r.txt", progress=False)
+
+
+def test_parquet_round_trip(tmp_path):
+    pytest.importorskip("pyarrow")
+    data = cw.samples.dataset("objects", n=2, seed=3)
+    evaluation = cw.evaluate_dataset(tiny_factory, data, methods=["gradcam", "cam"], metrics=["pointing-game", "avg-drop"],
+                                     batch_size=2, progress=False, out=tmp_path / "r.parquet")
+    assert len(evaluation.table) == 2 * 2 * 2
+    # every column, its dtype and every value (NaN included) come back as written
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "r.parquet"), evaluation.table.reset_index(drop=True))
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "r-summary.parquet"),
+                                  evaluation.summary.reset_index(drop=True))

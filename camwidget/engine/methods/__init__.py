@@ -60,7 +60,8 @@ class MethodSpec:
 
     ``params`` maps a parameter name to its schema: ``{"type": "int" | "float" | "choice" |
     "bool", "default": ..., "min": ..., "max": ..., "limit": ..., "choices": [...],
-    "nullable": bool, "label": str}``; the widget renders controls from it. ``max`` is a hard
+    "nullable": bool, "label": str, "secondary": bool}``; the widget renders controls from it
+    (``secondary``: folded behind "more…", see ``methods/disclosure.py``). ``max`` is a hard
     bound; ``limit`` a soft one (a guard against accidents) that
     ``methods.raise_limit(method, name, value)`` lifts. Numeric parameters without either get
     ``DEFAULT_LIMITS``; a parameter called ``seed`` always follows ``SEED_RANGE``.
@@ -75,7 +76,7 @@ class MethodSpec:
     #: False: the method needs no gradient of the session's forward (a new session then runs a
     #: forward without autograd graph); ``prepare(session, params)`` runs first, before it.
     needs_graph: bool = True
-    prepare: Callable[[Any, dict[str, Any]], None] | None = None
+    prepare: Callable[[Any, dict[str, Any]], object] | None = None  # its result is ignored
 
     def resolve_layer(self, session, layer: str | None) -> LayerInfo:
         if layer is None and self.default_layer is not None:

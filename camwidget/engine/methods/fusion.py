@@ -11,7 +11,8 @@ agree.
 ``session.explain(method, layer=[l1, l2, ...])`` and ``fuse(session, method, layers)`` return one
 :class:`~camwidget.engine.explanation.Explanation` at image resolution (``layer`` = the names joined
 by " + ", ``params["layers"]`` the list, ``params["maps"]`` the per-layer explanations). Channel
-subsets and regions belong to one layer's grid, so with several layers they are refused.
+subsets and regions belong to one layer's grid, so with several layers they are refused. Methods
+whose map is not one layer's map (:data:`NOT_FUSED`: CAM, SeCAM, LIME, INV) are refused too.
 """
 from __future__ import annotations
 
@@ -21,6 +22,22 @@ from typing import Any
 import numpy as np
 
 from ..explanation import Explanation, normalise, resize
+
+#: Methods whose maps cannot be fused across layers, and why (the refusal says it).
+NOT_FUSED = {
+    "cam": "CAM is defined at the layer that feeds global average pooling only",
+    "secam": "SeCAM's map is a superpixel selection at image resolution, not a layer's map",
+    "lime": "LIME's map does not come from a layer",
+    "inv": "INV's clusters belong to one layer (a cluster index means nothing at another)",
+}
+
+
+def check_fusable(method: str) -> None:
+    """Refuse (ValueError naming ``layer``) a method whose maps cannot be fused across layers."""
+    reason = NOT_FUSED.get(str(method).lower())
+    if reason is not None:
+        raise ValueError(f"layer: {method!r} cannot fuse several layers ({reason}); give one layer, "
+                         f"or fuse a layer-wise method such as 'layercam' or 'gradcam'")
 
 
 def fused(maps: Sequence[np.ndarray], size: tuple[int, int], gamma: float | None = None) -> np.ndarray:
@@ -40,6 +57,7 @@ def fuse(session, method: str, layers: Sequence[str], target: Any = None, channe
     """Explain ``target`` with ``method`` at every layer of ``layers`` and fuse the maps (see module doc)."""
     if isinstance(layers, str) or not isinstance(layers, (list, tuple)) or not layers:
         raise ValueError("layer: to fuse layers give a non-empty list of layer names, e.g. ['blocks.4', 'blocks.5']")
+    check_fusable(method)
     if channels is not None or region is not None:
         raise ValueError("channels: channel subsets and regions belong to one layer; with several layers leave them None")
     if gamma is not None and (isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not gamma > 0):

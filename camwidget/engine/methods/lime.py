@@ -60,8 +60,8 @@ def fill(image: np.ndarray, segments: np.ndarray, hide: str) -> np.ndarray:
         return np.zeros_like(image)
     labels = segments.ravel()
     sizes = np.bincount(labels)
-    means = np.stack([np.bincount(labels, weights=image[..., c].ravel().astype(np.float64)) for c in range(3)], 1)
-    means /= np.maximum(sizes, 1)[:, None]
+    sums = np.stack([np.bincount(labels, weights=image[..., c].ravel().astype(np.float64)) for c in range(3)], 1)
+    means = sums / np.maximum(sizes, 1)[:, None]
     return means.astype(image.dtype)[segments]
 
 
