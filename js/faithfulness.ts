@@ -75,6 +75,9 @@ const SHORT: Record<string, string> = {
   deletion: "del", insertion: "ins", "avg-drop": "drop", "avg-increase": "incr", "road-morf": "MoRF", "road-lerf": "LeRF",
 };
 const COLOURS: Record<string, string> = { deletion: "#d62728", insertion: "#1f77b4" };
+/** A curve's colour mixed with the text colour: darker on light themes, lighter on dark ones, so
+ * the legend's text keeps WCAG AA contrast on either background. */
+const legible = (colour: string) => `color-mix(in srgb, ${colour} 60%, var(--cw-fg))`;
 
 /** The layer the view shows now, named as the compare table names it ("a + b" when fused). */
 export function shownLayer(layer: unknown, fused: unknown): string {
@@ -104,6 +107,7 @@ export const faithfulnessPanel: PanelFactory = ({ doc, model, commit, send }) =>
     const path = doc.createElementNS(SVG, "path") as SVGPathElement;
     path.setAttribute("fill", "none");
     path.setAttribute("stroke", colour);
+    path.style.stroke = legible(colour);
     path.setAttribute("stroke-width", "1.5");
     path.setAttribute("data-testid", `curve-${name}`);
     svg.appendChild(path);
@@ -141,7 +145,7 @@ export const faithfulnessPanel: PanelFactory = ({ doc, model, commit, send }) =>
       const span = doc.createElement("span");
       span.className = "cw-metric";
       span.setAttribute("data-metric", name);
-      if (COLOURS[name]) span.style.color = COLOURS[name]; // the curve's colour: the legend
+      if (COLOURS[name]) span.style.color = legible(COLOURS[name]); // the curve's colour: the legend
       span.textContent = `${name} ${m.higher_is_better ? "↑" : "↓"} ${formatValue(name, m.value)}`;
       numbers.appendChild(span);
     }

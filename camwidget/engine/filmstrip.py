@@ -56,7 +56,7 @@ def scale_region(region: Sequence[int], source: tuple[int, int], grid: tuple[int
 def filmstrip(
     session: Any,
     method: str = "gradcam++",
-    target: int | str | None = None,
+    target: Any = None,
     *,
     region: Sequence[int] | None = None,
     region_layer: str | None = None,
@@ -65,7 +65,8 @@ def filmstrip(
     layers: Sequence[str] | None = None,
     size: int = THUMB,
 ) -> Filmstrip:
-    """Each layer's ``method`` map for ``target`` (default: the top class), as size × size thumbnails.
+    """Each layer's ``method`` map for ``target`` (a class index or name, a camwidget Target; default:
+    the top class), as size × size thumbnails.
 
     ``method`` is one of :data:`CACHED_METHODS`; ``layers`` defaults to every selectable layer.
     """
@@ -81,6 +82,7 @@ def filmstrip(
     if method == "gradcam++":
         # every layer's gradient in one look-up (and one backward for those not done yet): a
         # per-layer ``session.gradients`` re-measures the cached gradients each time
+        target = session.resolve_target(target)
         grads = gradients_.all_gradients(session, target)
     for info in infos:
         r = None if region is None or source is None else scale_region(region, source, info.grid)

@@ -94,7 +94,8 @@ def scored(target: Any, name: str) -> str:
     from .targets import MultiLabelTarget, Target
 
     if not isinstance(target, Target) or isinstance(target, MultiLabelTarget):
-        return f"the logit of class {int(target if not isinstance(target, Target) else target.index)} ({name})"
+        index = target.index if isinstance(target, Target) else target
+        return f"the logit of class {index} ({name})"
     return f"the score {name!r}"
 
 

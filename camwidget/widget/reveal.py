@@ -140,7 +140,8 @@ class RevealGame(Panel):
         a = clusters.store.annotate(w.session, layer=layer, cluster=chosen, text=text, target=chosen.target,
                                     guess=guess, reveal_step=int(w.reveal_step), outcome=outcome,
                                     annotator=w.annotator or None, layer_depth=clusters.depth(layer))
-        answer = w.session.class_name(_targets.class_index(chosen.target))  # the class, not "cow in box …"
+        index = _targets.class_index(chosen.target)
+        answer = w.session.class_name(index if index is not None else chosen.target)  # the class, not "cow in box …"
         w.publish(game={**g, "outcome": a.outcome, "answer": answer, "guess": a.guess_name or a.guess}, error="",
                   status=f"reveal game: {a.outcome} at step {a.reveal_step} — it was {answer}")
         clusters.refresh_labels(layer, chosen.target)

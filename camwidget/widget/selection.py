@@ -114,7 +114,7 @@ class Selection:
                     and not isinstance(value, targets.Target):
                 # A class picked while an output box is drawn: that class in the same box.
                 box = self.target_box
-                target = targets.SegmentationTarget(target.index, box=box).resolved(session)
+                target = targets.SegmentationTarget(int(target.index or 0), box=box).resolved(session)
             if target == self.target and box == self.target_box:
                 return self
             return replace(self, target=target, target_box=box)._first_cluster()
@@ -122,7 +122,8 @@ class Selection:
             box = check_target_box(session, self.target, value)
             if box == self.target_box:
                 return self
-            target = targets.SegmentationTarget(targets.class_index(self.target), box=box).resolved(session)
+            index = targets.class_index(self.target)  # not None: check_target_box refuses a custom score
+            target = targets.SegmentationTarget(int(index or 0), box=box).resolved(session)
             return replace(self, target=target, target_box=box)._first_cluster()
         if name == "params":
             return replace(self, params=check_params(self.method, value))
