@@ -97,3 +97,12 @@ def test_the_reveal_game_on_a_segmentation_box_answers_with_the_class(tiny_image
         assert lost.outcome == "loss" and lost.target == 1 and w.game["answer"] == "class 1"
     finally:
         w.close()
+
+
+def test_the_filmstrip_takes_a_segmentation_box_and_a_custom_score(tiny_image):
+    from camwidget.engine.filmstrip import filmstrip
+
+    session = cw.Session(TinySegmenter(), tiny_image, preprocess=tiny_preprocess)
+    strip = filmstrip(session, "gradcam++", cw.targets.SegmentationTarget(2, box=(0, 0, 8, 8)))
+    assert strip.target == 2 and strip.maps.shape[0] == len(session.layers)
+    assert filmstrip(session, "gradcam", lambda out: out[1].sum()).target == -1

@@ -76,6 +76,7 @@ def filmstrip(
         raise ValueError(f"size: expected an integer from 1 to 64, got {size!r}")
     infos = [session.layer_info(name) for name in layers] if layers is not None else list(session.layers)
     source = session.layer_info(region_layer).grid if region is not None else None
+    target = session.resolve_target(target)  # once: a class index or a Target, the same at every layer
     names, thumbs, blank = [], [], []
     grads = None
     if method == "gradcam++":
@@ -91,7 +92,7 @@ def filmstrip(
             is_blank = not bool((values > 0).any())
         else:
             e = session.explain(method, layer=info.name, target=target, channels=subset, region=r)
-            values, is_blank, target = torch.from_numpy(np.ascontiguousarray(e.map, dtype=np.float32)), bool(e.blank), e.target
+            values, is_blank = torch.from_numpy(np.ascontiguousarray(e.map, dtype=np.float32)), bool(e.blank)
         t = values.float()[None, None]
         # Area-average when shrinking (a 112 × 112 map), bilinear when growing (7 × 7).
         mode = "area" if t.shape[-1] >= size and t.shape[-2] >= size else "bilinear"
@@ -100,7 +101,15 @@ def filmstrip(
         names.append(info.name)
         blank.append(is_blank)
     maps = torch.stack(thumbs).numpy() if thumbs else np.zeros((0, size, size), np.float32)
-    return Filmstrip(layers=names, maps=maps, method=method, target=int(target) if target is not None else -1, blank=blank)
+    return Filmstrip(layers=names, maps=maps, method=method, target=_class_or_none(target), blank=blank)
+
+
+def _class_or_none(target: Any) -> int:
+    """The class a (resolved) target scores; -1 for a custom score or none."""
+    from .targets import class_index
+
+    index = None if target is None else class_index(target)
+    return -1 if index is None else int(index)
 
 
 _TWO = torch.tensor(2.0, dtype=torch.float64)

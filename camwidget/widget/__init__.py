@@ -85,6 +85,10 @@ class CamWidget(anywidget.AnyWidget, _panel_traits(PANELS)):  # type: ignore[mis
     LayerCAM's scaling. Invalid values (from Python or the browser) are
     refused with a message in the widget's error area and the trait keeps its last valid value.
 
+    For a segmentation model, ``w.target_box`` (row0, col0, row1, col1, in pixels of
+    ``w.output_shape``) is the box of the output map whose class scores the target sums (dragged on
+    the image with "Drag selects: output pixels"; docs/widget-protocol.md).
+
     With the method ``"inv"`` the widget shows the layer's clusters and records labels and reveal
     game results (``w.label``, ``w.start_game``, ``w.reveal_more``, ``w.guess``, ``w.give_up``)
     with ``store.annotate`` in ``store`` (a :class:`~camwidget.labels.LabelStore`; without one,
