@@ -71,6 +71,45 @@ _FAST: dict[str, Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torc
 }
 
 
+def cams_in_backward(objective: torch.Tensor, captured: dict[str, torch.Tensor], wanted: dict[str, list[str]],
+                     rows: torch.Tensor | None = None) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
+    """``{(method, layer): (maps, weights)}`` of the batched methods ``wanted[layer]`` at every
+    layer, each computed by a hook on the layer's activations when its gradient arrives during
+    the one backward pass of ``objective`` (``rows``: the items to keep, None for all).
+
+    The same arithmetic on the same tensors as ``autograd.grad`` over every layer followed by the
+    maps, but each gradient is dropped as soon as its maps are made instead of all being held
+    to the end. A layer whose gradient does not pass on the way to the captured leaves (it does
+    not reach the output, or sits on a path of its own) gets its own gradient afterwards —
+    zeros when it does not reach the output, as ``allow_unused`` gives."""
+    out: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+
+    def maps_of(layer: str, g: torch.Tensor) -> None:
+        a = captured[layer].detach()
+        a, g = (a, g.detach()) if rows is None else (a[rows], g.detach()[rows])
+        for method in wanted[layer]:
+            maps, weights = _FAST[method](a, g)
+            out[method, layer] = (maps.float().cpu().numpy(), weights.float().cpu().numpy())
+
+    handles = [captured[n].register_hook(lambda g, n=n: maps_of(n, g)) for n in wanted if captured[n].requires_grad]
+    leaves = [captured[n] for n in wanted if captured[n].requires_grad and captured[n].grad_fn is None]
+    try:
+        if leaves:
+            torch.autograd.grad(objective, leaves, allow_unused=True, retain_graph=True)
+    finally:
+        for handle in handles:
+            handle.remove()
+    missing = [n for n in wanted if (wanted[n][0], n) not in out]
+    if missing:
+        usable = [n for n in missing if captured[n].requires_grad]
+        grads = dict(zip(usable, torch.autograd.grad(objective, [captured[n] for n in usable], allow_unused=True)
+                         if usable else ()))
+        for n in missing:
+            g = grads.get(n)
+            maps_of(n, torch.zeros_like(captured[n]) if g is None else g)
+    return out
+
+
 class BatchExplainer:
     """One model, its layers and methods; :meth:`run` explains a list of item indices."""
 
@@ -158,19 +197,28 @@ class BatchExplainer:
             return results
         rows = torch.tensor(chosen)
         targets = torch.tensor([items[b][0].target for b in chosen])
+        every = len(chosen) == len(items)  # the usual case: no copy of the batch's tensors
+        if self._all_fast():
+            # Grad-CAM / Grad-CAM++ only: each layer's maps are made as its gradient arrives in
+            # the backward pass, so no gradient outlives its maps (the floor's peak memory)
+            with torch.inference_mode(False), torch.enable_grad():
+                cams = cams_in_backward(logits[rows, targets].sum(), captured, self._fast_layers(),
+                                        None if every else rows)
+            del captured
+            self._scores(items, chosen, logits)
+            for (method, layer), (maps, weights) in cams.items():
+                for j, b in enumerate(chosen):
+                    items[b][0].maps[method, layer] = maps[j]
+                    items[b][0].weights[method, layer] = weights[j]
+            return results
         with torch.inference_mode(False), torch.enable_grad():
             objective = logits[rows, targets].sum()
             grads = torch.autograd.grad(objective, [captured[n] for n in self.layers], allow_unused=True)
-        every = len(chosen) == len(items)  # the usual case: no copy of the batch's tensors
         activations = {n: captured[n].detach() if every else captured[n].detach()[rows] for n in self.layers}
         gradients = {n: (torch.zeros_like(activations[n]) if g is None else g.detach() if every else g.detach()[rows])
                      for n, g in zip(self.layers, grads)}
         del captured, grads, objective
-        probabilities = torch.softmax(logits.detach().float(), dim=1)
-        for j, b in enumerate(chosen):
-            result = items[b][0]
-            result.score = float(logits[b, result.target].detach())
-            result.probability = float(probabilities[b, result.target])
+        self._scores(items, chosen, logits)
         for method in self.methods:
             if method in _FAST and not _has_options(self.params[method]):
                 for layer in self.layers_of[method]:
@@ -204,6 +252,25 @@ class BatchExplainer:
                 except ValueError as error:
                     self._failed(result, ValueError(f"item {result.id!r}: {error}"))
         return results
+
+    def _all_fast(self) -> bool:
+        return self.per_item is None and all(m in _FAST and not _has_options(self.params[m]) for m in self.methods)
+
+    def _fast_layers(self) -> dict[str, list[str]]:
+        """layer → the batched methods wanted there."""
+        wanted: dict[str, list[str]] = {}
+        for method in self.methods:
+            for layer in self.layers_of[method]:
+                wanted.setdefault(layer, []).append(method)
+        return wanted
+
+    @staticmethod
+    def _scores(items, chosen: list[int], logits: torch.Tensor) -> None:
+        probabilities = torch.softmax(logits.detach().float(), dim=1)
+        for b in chosen:
+            result = items[b][0]
+            result.score = float(logits[b, result.target].detach())
+            result.probability = float(probabilities[b, result.target])
 
     def _item_session(self, item: Item, x, logits, activations, gradients, j: int, target: int) -> ItemSession:
         return ItemSession.from_batch(

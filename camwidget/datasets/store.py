@@ -108,15 +108,16 @@ def create_or_resume(out: str | os.PathLike, kind: str, spec: dict[str, Any], id
                for name in ("score", "probability")]
     arrays.append(("items/done", {"shape": (n,), "chunks": item_chunks, "dtype": "bool", "fill_value": False}))
     shapes = dict(probe["layers"])
+    # zstd level 1: the size of Zarr's default (zstd's level 3) on these maps at a third of its CPU time
+    codec = {"dtype": "float32", "fill_value": np.nan, "compressors": zarr.codecs.ZstdCodec(level=1)}
     for method in spec["methods"]:
         for layer in probe["layers_of"][method]:
             shape = shapes[layer]
             grid = tuple(shape[1:]) if probe["kinds"][method] == "grid" else tuple(probe["input"])
-            arrays.append((f"maps/{method}/{layer}", {"shape": (n, *grid), "chunks": (chunk, *grid),
-                                                      "dtype": "float32", "fill_value": np.nan}))
+            arrays.append((f"maps/{method}/{layer}", {"shape": (n, *grid), "chunks": (chunk, *grid), **codec}))
             if probe["weighted"][method]:
                 arrays.append((f"weights/{method}/{layer}", {"shape": (n, shape[0]), "chunks": (chunk, shape[0]),
-                                                             "dtype": "float32", "fill_value": np.nan}))
+                                                             **codec}))
     create_arrays(group, arrays)
     group["items/id"][:] = np.asarray(ids, dtype=str)
     if extra is not None:

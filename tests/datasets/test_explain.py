@@ -175,3 +175,32 @@ def test_torch_datasets_and_loaders_are_datasets(tmp_path, tiny_images):
     session = cw.Session(model, tiny_images[5], preprocess=preprocess)
     np.testing.assert_allclose(results.map("5", "gradcam", "features"),
                                session.explain("gradcam", layer="features", target=1).map, rtol=1e-4, atol=1e-5)
+
+
+def test_cams_in_backward_equal_cams_of_every_gradient():
+    """The hooks' maps equal those from autograd.grad over every layer, including a layer that
+    does not reach the output (zeros) and a layer on a path of its own (its own gradient)."""
+    import torch
+    from torch import nn
+
+    from camwidget.datasets.explainer import _FAST, cams_in_backward
+
+    torch.manual_seed(0)
+    conv, side, dead, head = nn.Conv2d(3, 4, 3), nn.Conv2d(3, 2, 3), nn.Conv2d(4, 2, 1), nn.Linear(6, 5)
+    x = torch.rand(3, 3, 10, 10)
+    a = conv(x).detach().requires_grad_(True)  # the first captured layer: a leaf, as in forward_batch
+    b = torch.relu(side(x))                    # a path of its own (from the parameters, not from a)
+    c = dead(a)                                # never reaches the output
+    logits = head(torch.cat([a.mean((2, 3)), b.mean((2, 3))], 1))
+    rows, targets = torch.tensor([0, 2]), torch.tensor([1, 4])
+    captured = {"a": a, "b": b, "c": c}
+    wanted = {"a": ["gradcam", "gradcam++"], "b": ["gradcam"], "c": ["gradcam"]}
+    grads = torch.autograd.grad(logits[rows, targets].sum(), [a, b, c], allow_unused=True, retain_graph=True)
+    cams = cams_in_backward(logits[rows, targets].sum(), captured, wanted, rows)
+    for (name, t), g in zip(captured.items(), grads):
+        g = torch.zeros_like(t) if g is None else g
+        for method in wanted[name]:
+            maps, weights = _FAST[method](t.detach()[rows], g[rows])
+            np.testing.assert_array_equal(cams[method, name][0], maps.numpy(), err_msg=f"{method} {name}")
+            np.testing.assert_array_equal(cams[method, name][1], weights.numpy(), err_msg=f"{method} {name}")
+    assert not cams["gradcam", "c"][1].any() and cams["gradcam", "b"][1].any()
