@@ -38,7 +38,9 @@ def test_wheel_carries_the_built_frontend_and_the_notebooks(wheel):
 
 def test_engine_imports_no_notebook_machinery():
     code = (
-        "import sys, camwidget, camwidget.engine;"
+        "import sys, numpy as np, camwidget, camwidget.engine, camwidget.datasets.campaign;"
+        "from camwidget.labels.reveal_steps import reveal_mask;"
+        "assert reveal_mask(np.arange(100.0).reshape(10, 10), 0).sum() == 2;"
         "bad = [m for m in ('anywidget', 'ipywidgets', 'camwidget.widget', 'IPython') if m in sys.modules];"
         "assert not bad, bad"
     )

@@ -24,6 +24,7 @@ import numpy as np
 from sqlalchemy import insert, select
 
 from ..engine.explanation import normalise, resize
+from ..labels import reveal_steps
 from ..labels.connection import open_engine
 from ..labels.store import Annotation, LabelStore
 from ..labels.validation import validated_row
@@ -59,14 +60,7 @@ class Round:
 
     def reveal_mask(self, step: int) -> np.ndarray:
         """The pixels shown at reveal ``step`` (0–5: the top 2, 4.5, 8, 13, 20, 30 %), as the game shows them."""
-        try:
-            from .. import _wire
-        except ImportError:  # the wire codec moved into the widget package
-            from ..widget import wire as _wire
-        if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or not 0 <= step < len(_wire.REVEAL_PERCENT):
-            raise ValueError(f"step: expected 0 … {len(_wire.REVEAL_PERCENT) - 1}, got {step!r}")
-        values = _wire.to_uint8(self.map)
-        return values >= _wire.reveal_threshold(values, _wire.REVEAL_PERCENT[int(step)])
+        return reveal_steps.reveal_mask(self.map, step)
 
 
 class _Identity:

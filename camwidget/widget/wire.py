@@ -18,6 +18,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+# The map scaling and the reveal game's steps live beside the labels (no widget import there);
+# re-exported here, the one codec the panels use.
+from ..labels.reveal_steps import REVEAL_PERCENT, reveal_threshold, to_uint8  # noqa: F401
+
 #: The constants shared with the browser (js/shared.ts imports the same file).
 SHARED: dict[str, Any] = json.loads((Path(__file__).with_name("shared.json")).read_text(encoding="utf-8"))
 #: Colormaps the frontend has lookup tables for (js/lut_data.ts).
@@ -28,8 +32,6 @@ MAX_IMAGE_SIDE: int = int(SHARED["max_image_side"])
 MAX_TILES: int = int(SHARED["max_tiles"])
 #: A thumbnail's longer side is at most this many pixels (average-pooled down).
 MAX_TILE_SIDE: int = int(SHARED["max_tile_side"])
-#: The reveal game's steps: the share (percent) of a cluster map's pixels shown at step 0 … 5.
-REVEAL_PERCENT: tuple[float, ...] = tuple(float(p) for p in SHARED["reveal_percent"])
 #: The longest label text (characters) the view lets people type; the label store's limit.
 MAX_TEXT: int = int(SHARED["max_text"])
 #: Upper bound on any one binary trait (a map, a mask, an atlas).
@@ -55,21 +57,6 @@ def display_shape(shape: Sequence[int], max_side: int = MAX_IMAGE_SIDE) -> tuple
 def tile_shape(h: int, w: int, max_side: int = MAX_TILE_SIDE) -> tuple[int, int]:
     """The (th, tw) a thumbnail of an h × w map is pooled to (longer side ≤ ``max_side``)."""
     return display_shape((h, w), max_side)
-
-
-def to_uint8(values: Any) -> np.ndarray:
-    """Min–max scale to 0..255 over the last two axes (one map, or each tile of a stack).
-
-    A constant or non-finite map becomes zeros.
-    """
-    v = np.nan_to_num(np.asarray(values, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-    if v.ndim < 2 or v.size == 0:
-        return np.zeros(v.shape, dtype=np.uint8)
-    lo = v.min(axis=(-2, -1), keepdims=True)
-    hi = v.max(axis=(-2, -1), keepdims=True)
-    span = hi - lo
-    scale = np.divide(255.0, span, out=np.zeros_like(span), where=span > 0)
-    return ((v - lo) * scale + 0.5).astype(np.uint8)
 
 
 def pack_image(image: np.ndarray, max_side: int = MAX_IMAGE_SIDE) -> tuple[bytes, list[int]]:
@@ -199,12 +186,3 @@ def pack_clusters(maps: Sequence[np.ndarray], max_side: int = MAX_TILE_SIDE) -> 
     if not len(maps):
         return b"", [0, 0]
     return pack_tiles(np.stack([np.asarray(m, dtype=np.float32) for m in maps]), max_side)
-
-
-def reveal_threshold(values: np.ndarray, percent: float) -> int:
-    """The uint8 level t such that pixels ≥ t are the top ``percent`` % (at least that many; ties
-    at t are all shown). The frontend computes the same (js/reveal.ts)."""
-    values = np.asarray(values, dtype=np.uint8).ravel()
-    want = max(1, math.ceil(values.size * percent / 100.0))
-    counts = np.bincount(values, minlength=256)[::-1].cumsum()  # pixels ≥ 255, ≥ 254, …
-    return int(255 - np.searchsorted(counts, want))
