@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import camwidget as cw
-from camwidget.engine.filmstrip import _gradcampp_map, filmstrip, scale_region
+from camwidget.engine.filmstrip import _DIRECT, _gradcampp_map, filmstrip, scale_region
 
 
 @pytest.fixture(scope="module")
@@ -17,13 +17,14 @@ def session(default_model, chelsea):
     return s
 
 
+@pytest.mark.parametrize("method", sorted(_DIRECT))
 @pytest.mark.parametrize("region", [None, (1, 2, 4, 6)])
-def test_fast_gradcampp_equals_the_engines_at_every_layer(session, region):
+def test_the_direct_maps_equal_the_engines_at_every_layer(session, region, method):
     infos = session.layers if region is None else [session.layer_info(n) for n in ("conv_stem", "blocks.3", "bn2")]
     for info in infos:
         r = None if region is None else scale_region(region, (7, 7), info.grid)
-        expected = session.explain("gradcam++", layer=info.name, target=281, region=r).map
-        got = _gradcampp_map(session, info, 281, None, r).numpy()
+        expected = session.explain(method, layer=info.name, target=281, region=r).map
+        got = _DIRECT[method](session, info, 281, None, r).numpy()
         scale = max(float(np.abs(expected).max()), 1e-12)
         # the identity in four fused float64 passes against the engine's powers and masks
         assert np.abs(got - expected).max() <= 1e-5 * scale, info.name

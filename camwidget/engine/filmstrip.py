@@ -79,16 +79,16 @@ def filmstrip(
     target = session.resolve_target(target)  # once: a class index or a Target, the same at every layer
     names, thumbs, blank = [], [], []
     grads = None
-    if method == "gradcam++":
+    direct = _DIRECT.get(method)
+    if direct is not None:
         # every layer's gradient in one look-up (and one backward for those not done yet): a
         # per-layer ``session.gradients`` re-measures the cached gradients each time
-        target = session.resolve_target(target)
         grads = gradients_.all_gradients(session, target)
     for info in infos:
         r = None if region is None or source is None else scale_region(region, source, info.grid)
         subset = channels if channels is not None and info.name == channels_layer else None
-        if grads is not None:
-            values = _gradcampp_map(session, info, target, subset, r, gradients=grads[info.name])
+        if direct is not None and grads is not None:
+            values = direct(session, info, target, subset, r, gradients=grads[info.name])
             is_blank = not bool((values > 0).any())
         else:
             e = session.explain(method, layer=info.name, target=target, channels=subset, region=r)
@@ -145,9 +145,29 @@ def _gradcampp_map(
     return weighted_sum(activations, weights.float(), index)
 
 
+def _gradcam_map(
+    session: Any, info: Any, target: Any, channels: Sequence[int] | None, region: Any,
+    gradients: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Grad-CAM at one layer, as ``methods/gradcam.py`` computes it (w_k = the mean of g_k over the
+    grid or the region's neurons), without an explanation object per layer."""
+    activations = session.activations(info.name)
+    g = session.gradients(info.name, target) if gradients is None else gradients
+    if region is not None:
+        r0, c0, r1, c1 = region
+        g = g[:, r0:r1, c0:c1]
+    index = channel_index(channels, info.channels) if channels is not None else None
+    return weighted_sum(activations, g.mean(dim=(1, 2)), index)
+
+
 def _masked_weights(g: torch.Tensor, total: torch.Tensor) -> torch.Tensor:
     """Σ_ij ReLU(g) / (2 + S_k g) with 0 where the denominator vanishes (the rare exact case)."""
     denominator = 2 + total * g
     positive = (g > 0) & (denominator != 0)
     safe = torch.where(positive, denominator, torch.ones_like(denominator))
     return torch.where(positive, g / safe, torch.zeros_like(g)).sum(dim=(1, 2))
+
+
+#: The methods the filmstrip computes here from one look-up of every gradient (the rest go
+#: through ``session.explain`` layer by layer).
+_DIRECT = {"gradcam": _gradcam_map, "gradcam++": _gradcampp_map}

@@ -6,6 +6,7 @@ with the argument at fault (``model:``, ``target:``) and says where the problem 
 """
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,7 +27,7 @@ def check_model(model: nn.Module) -> None:
 
 def model_dtype(model: nn.Module) -> torch.dtype | None:
     """The floating dtype of the model's first floating parameter (or buffer), None without one."""
-    for tensor in (*model.parameters(), *model.buffers()):
+    for tensor in itertools.chain(model.parameters(), model.buffers()):  # lazily: the first one decides
         if tensor.is_floating_point():
             return tensor.dtype
     return None
