@@ -26,6 +26,7 @@ import traitlets as t
 from ..engine import methods as methods_
 from ..engine import metrics as metrics_
 from ..engine import progress
+from ..engine.metrics import scores as scores_
 from .panel import Panel
 from .worker import Answer, Job
 
@@ -70,6 +71,15 @@ def check_compare_message(message: dict[str, Any]) -> tuple[list[str] | None, li
     return picked[0], picked[1]
 
 
+def panel_metrics(explanation: Any) -> list[str]:
+    """The panel's metrics for this map: all of ``METRICS`` for a class, multi-label or segmentation
+    target (probabilities); deletion and insertion only for a custom score, which Average Drop /
+    Increase (ratios to the unperturbed score) do not fit when it is not positive."""
+    if scores_.is_probability(explanation.resolved_target):
+        return list(METRICS)
+    return [m for m in METRICS if not m.startswith("avg-")]
+
+
 class Faithfulness(Panel):
     """Curves and numbers for the map on screen; the methods × metrics table (js/faithfulness.ts)."""
 
@@ -97,7 +107,7 @@ class Faithfulness(Panel):
         self.widget.publish(faithfulness_curves={"request": answer.request.id, "state": "computing", "method": e.method,
                                           "layer": e.layer, "target": e.target, "metrics": {}})
         with job.session() as session, progress.reporting(None, cancelled=job.superseded):
-            results = session.evaluate(e, list(METRICS), steps=STEPS, batch_size=BATCH_SIZE)
+            results = session.evaluate(e, panel_metrics(e), steps=STEPS, batch_size=BATCH_SIZE)
         if job.superseded():
             return
         self.results, self._key = results, selection.key
