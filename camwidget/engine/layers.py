@@ -251,10 +251,10 @@ def _before_score_map(session, chosen: list[LayerInfo]) -> str:
     layer that is not a class score map (one channel per class). After the backbone the head is a
     per-pixel, almost linear map: there Grad-CAM's channel weights of a box change only in scale
     with the box, so every box would give the same map (docs/methods.md)."""
-    from . import targets
+    from . import session_targets
 
     session._ensure_activations()
-    if targets.task_of(session) != "segmentation":
+    if session_targets.task_of(session) != "segmentation":
         return chosen[-1].name
     backbone = [info for info in chosen if info.name == "backbone" or info.name.startswith("backbone.")]
     if backbone:

@@ -15,6 +15,7 @@ from . import gradients as gradients_
 from . import guards
 from . import layers as layers_
 from . import outputs as outputs_
+from . import session_targets
 from . import targets as targets_
 from .cache import DEFAULT_BUDGET, CacheInfo, SessionCache, nbytes
 from .capture import capture, training_mode_restored
@@ -97,7 +98,7 @@ class Session:
                 x = x.clone()
         self.input: torch.Tensor = x
         self.output = outputs_.check(output)
-        self.task = targets_.check_task(task)
+        self.task = session_targets.check_task(task)
         self.all_layers: list[LayerInfo] = layers_.discover(model, self.input, reshape)
         if layers is not None:
             if isinstance(layers, str) or not len(layers):
@@ -272,7 +273,7 @@ class Session:
         """A class index from an index, a class name, or None (the top class); a Target for
         multi-label, segmentation and callable targets (see ``engine/targets.py``)."""
         self._ensure_activations()
-        return targets_.resolve(self, target)
+        return session_targets.resolve(self, target)
 
     def class_name(self, target: int | targets_.Target) -> str:
         return targets_.name(target, self.classes)
@@ -281,7 +282,7 @@ class Session:
         """The k most probable classes: ``[(class_index, class_name, probability), ...]`` (sigmoid
         probabilities for multi-label, pixel shares of the classes present for segmentation)."""
         self._ensure_activations()
-        return targets_.top(self, k)
+        return session_targets.top(self, k)
 
     @property
     def image_fingerprint(self) -> str:

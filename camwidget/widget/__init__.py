@@ -24,6 +24,7 @@ import numpy as np
 import traitlets as t
 
 from ..engine import Explanation, Session
+from ..engine import session_targets
 from ..engine import targets as _targets
 from ..engine import methods as _methods
 from ..engine.methods.disclosure import primary_params
@@ -189,7 +190,7 @@ class CamWidget(anywidget.AnyWidget, _panel_traits(PANELS), PanelAPI):  # type: 
 
         image, shape = wire.pack_image(session.image)
         with self.worker.using_session():
-            top, kind, output_size = session.top(5), _targets.score_kind(session), _targets.output_size(session)
+            top, kind, output_size = session.top(5), session_targets.score_kind(session), session_targets.output_size(session)
         self._quiet = True
         try:
             with self._batch():

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..engine import Session
 from ..engine import methods as _methods
-from ..engine import targets
+from ..engine import session_targets, targets
 from ..engine.methods.fusion import check_fusable
 from ..engine.subsets import channel_index, region_mask, region_as_tuple
 from .wire import COLORMAPS
@@ -265,10 +265,10 @@ def check_target_box(session: Session, target: Any, value: Any) -> tuple[int, in
     pixels, for the class of ``target`` (the selection's); or None (the class's predicted pixels)."""
     if value is None:
         return None
-    size = targets.output_size(session)
+    size = session_targets.output_size(session)
     if size is None:
         raise ValueError(f"target_box: only a segmentation model's output map has pixels to select; this session's "
-                         f"task is {targets.task_of(session)} (region= selects neurons of the layer)")
+                         f"task is {session_targets.task_of(session)} (region= selects neurons of the layer)")
     h, w = size
     if not isinstance(value, (list, tuple)) or len(value) != 4 or not all(_integral(v) for v in value):
         raise TypeError(f"target_box: expected (row0, col0, row1, col1) in pixels of the {h}×{w} output map, "
