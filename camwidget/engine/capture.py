@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 @contextmanager
 def training_mode_restored(model: nn.Module) -> Iterator[None]:
     """Run the body in eval mode and put every module's own train/eval flag back afterwards."""
-    training = [m for m in model.modules() if m.training]
+    training = [m for m in model.modules() if getattr(m, "training", False)]  # (frozen TorchScript: none)
     try:
         for m in training:
             m.training = False

@@ -28,7 +28,7 @@ from .capture import training_mode_restored
 _cache: weakref.WeakKeyDictionary[nn.Module, dict] = weakref.WeakKeyDictionary()
 
 
-def _signature(model: nn.Module) -> tuple:
+def signature(model: nn.Module) -> tuple:
     """Changes whenever a parameter or buffer is replaced or modified in place."""
     return tuple((t.data_ptr(), t._version) for t in (*model.parameters(), *model.buffers()))
 
@@ -95,9 +95,9 @@ def folded(model: nn.Module, example: torch.Tensor, keep: Collection[str] = ()) 
     """An eval-mode copy of ``model`` with its foldable conv → batch-norm pairs folded (the convs
     named in ``keep`` excepted), or None when there is nothing to fold. Cached per model."""
     entry = _cache.get(model)
-    signature = _signature(model)
-    if entry is None or entry["signature"] != signature:
-        entry = {"signature": signature, "pairs": foldable_pairs(model, example), "copies": {}}
+    version = signature(model)
+    if entry is None or entry["signature"] != version:
+        entry = {"signature": version, "pairs": foldable_pairs(model, example), "copies": {}}
         _cache[model] = entry
     pairs = [(c, b) for c, b in entry["pairs"] if c not in keep]
     if not pairs:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import progress, targets
+from .. import compiled, progress, targets
 from ..explanation import Explanation
 from . import scores
 
@@ -107,13 +107,13 @@ def scored_target(explanation: Explanation) -> int | targets.Target:
     return int(explanation.target)
 
 
-def target_probabilities(session, batch: torch.Tensor, target: int | targets.Target) -> torch.Tensor:
+def target_probabilities(session, batch: torch.Tensor, target: int | targets.Target,
+                         passes: int | None = None) -> torch.Tensor:
     """p(target) of each input of ``batch``: the softmax probability of a class index, a Target's
     own score (sigmoid for multi-label, the mean pixel probability for segmentation, a custom
-    score's value)."""
-    if batch.device.type == "cpu" and batch.shape[0] > 1:
-        batch = batch.contiguous(memory_format=torch.channels_last)  # faster convolutions on CPU
-    output = session.predict(batch)
+    score's value). The batch runs through the model's compiled equivalent (``engine.compiled``)
+    when the job (``passes`` inputs) is large enough."""
+    output = compiled.predict(session, batch, passes)
     if isinstance(target, targets.Target):
         return target.probabilities(output).detach().double().reshape(-1).cpu()
     return torch.softmax(output.double(), dim=1)[:, target].cpu()
@@ -149,7 +149,7 @@ def run(session, target: int, requests: Sequence[Request], batch_size: int, on_b
     for start in range(0, total, batch_size):
         chunk = todo[start:start + batch_size]
         batch = torch.cat([request.build() for request in chunk]).to(session.device)
-        probabilities = target_probabilities(session, batch, target)
+        probabilities = target_probabilities(session, batch, target, total)
         del batch
         for request, p in zip(chunk, probabilities.tolist()):
             found[request.key] = p
