@@ -22,8 +22,9 @@ the N copies before the softmax: w_k = softmax_k(mean_t f_c(x ⊙ (H_k + ε_tk))
 σ = 2.0 as torchcam's ``SSCAM``.
 
 A masked pass yields every class's logit, so the K × classes logits are cached per (layer,
-options): every other target and channel subset is instant. A constant feature map has H_k = 0
-(its masked input is all zeros): such channels share one pass. The masked inputs
+options): every other target and channel subset is instant. Channels whose maps are equal after min-max
+scaling have the same mask (every constant map: H_k = 0; maps with one active neuron at the same
+place) and share one pass (``mask_groups``). The masked inputs
 run through a checked-equivalent compiled copy of the model (``engine.compiled``: traced, frozen,
 batch norms folded; about 1e-6 relative rounding; ``FAST = False`` runs the model itself). Between batches the method calls
 ``progress.report(done, total)``; a newer request cancels there and nothing is cached.
@@ -64,6 +65,26 @@ def scaled_masks(activations: torch.Tensor, size: tuple[int, int], align_corners
     return torch.where(span > 0, (up - low) / torch.where(span > 0, span, torch.ones_like(span)), torch.zeros_like(up))
 
 
+def mask_groups(activations: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Channels whose masks H_k are equal: ``(group of each channel, first channel of each group)``.
+
+    H_k depends on A_k only through its min-max scaling at the layer's resolution (upsampling is
+    linear and keeps constants), so maps equal after that scaling — every constant map, maps with
+    one active neuron at the same place — make the same masked input (up to float rounding).
+    """
+    flat = activations.flatten(1).double()
+    low = flat.amin(1, keepdim=True)
+    span = flat.amax(1, keepdim=True) - low
+    scaled = torch.where(span > 0, (flat - low) / torch.where(span > 0, span, torch.ones_like(span)), 0.0)
+    _, group = torch.unique(scaled.cpu(), dim=0, return_inverse=True)
+    channels = torch.arange(len(group))
+    first = torch.full((int(group.max()) + 1,), len(group)).scatter_reduce(0, group, channels, "amin")
+    order = torch.argsort(first)  # groups numbered by their first channel, so the passes run in channel order
+    rank = torch.empty_like(order)
+    rank[order] = torch.arange(len(order))
+    return rank[group], first[order]
+
+
 def masked_logits(session, layer: str, align_corners: bool = False, batch_size: int = DEFAULT_BATCH_SIZE,
                   n: int = 1, sigma: float = 0.0, seed: int = 0) -> torch.Tensor:
     """K × classes logits of the masked inputs x ⊙ H_k (SS-CAM: averaged over ``n`` noisy masks); cached."""
@@ -77,30 +98,23 @@ def masked_logits(session, layer: str, align_corners: bool = False, batch_size: 
     size = tuple(x.shape[-2:])
     count = activations.shape[0]
     noisy = n > 1 or sigma > 0
-    flat = activations.flatten(1)
-    constant = (flat.amax(1) == flat.amin(1)) if not noisy else torch.zeros(count, dtype=torch.bool)
-    todo = torch.nonzero(~constant).flatten().tolist()
-    sums = torch.zeros(count, session.num_classes, dtype=torch.float64)
+    # noisy masks are all different; otherwise channels with the same mask share one pass
+    group, first = (torch.arange(count), torch.arange(count)) if noisy else mask_groups(activations)
+    sums = torch.zeros(len(first), session.num_classes, dtype=torch.float64)
     generator = torch.Generator(device="cpu").manual_seed(int(seed))
-    jobs = [(t, k) for t in range(n if noisy else 1) for k in todo] + ([(0, -1)] if bool(constant.any()) else [])
+    jobs = [g for _ in range(n if noisy else 1) for g in range(len(first))]
     total = len(jobs)
     for start in range(0, total, batch_size):
         chunk = jobs[start:start + batch_size]
-        channels = [k for _, k in chunk if k >= 0]
-        masks = scaled_masks(activations[channels], size, align_corners) if channels else x.new_zeros(0, 1, *size)
-        if noisy:
-            noise = torch.stack([torch.randn((1, *size), generator=generator) for _ in channels])
+        masks = scaled_masks(activations[first[chunk]], size, align_corners)
+        if noisy:  # drawn per mask, one at a time: the batching does not change them
+            noise = torch.stack([torch.randn((1, *size), generator=generator) for _ in chunk])
             masks = masks + sigma * noise.to(masks.device)
-        if len(channels) < len(chunk):  # the shared pass of the constant channels: an all-zero mask
-            masks = torch.cat([masks, masks.new_zeros(1, 1, *size)])
         masked = x * masks.to(x.dtype)
         logits = (compiled.predict(session, masked, total) if FAST else session.predict(masked)).double().cpu()
-        for (_, k), row in zip(chunk, logits):
-            if k >= 0:
-                sums[k] += row
-            else:
-                sums[constant] += row
+        sums.index_add_(0, torch.tensor(chunk), logits)
         progress.report(min(start + batch_size, total), total)
+    sums = sums[group]
     result = (sums / (n if noisy else 1)).float()
     store[key] = result
     while len(store) > _KEPT:
