@@ -413,10 +413,10 @@ def test_lime_shows_progress_per_batch_and_can_be_superseded(widget, tiny_sessio
     calls = []
     original = lime.probabilities
 
-    def slow(session, images):
+    def slow(session, images, *args):
         calls.append(len(images))
         time.sleep(0.1)
-        return original(session, images)
+        return original(session, images, *args)
 
     monkeypatch.setattr(lime, "probabilities", slow)
     from_frontend(widget, params={"n_samples": 2000, "batch_size": 10, "k": 1}, request=90)

@@ -25,6 +25,7 @@ import copy
 import os
 import warnings
 import weakref
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -90,13 +91,17 @@ def equivalent(model: nn.Module, example: torch.Tensor, passes: int) -> nn.Modul
     return folding.folded(model, example)
 
 
-def predict(session, batch: torch.Tensor, passes: int | None = None) -> torch.Tensor:
-    """The session's logits (its selected output) of ``batch``, through :func:`equivalent`;
-    ``passes``: the size of the whole job ``batch`` belongs to (default: this batch)."""
-    if batch.device.type == "cpu" and batch.shape[0] > 1:
-        batch = batch.contiguous(memory_format=torch.channels_last)  # faster convolutions on CPU
+def predictor(session, passes: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    """For one job of ``passes`` inputs: a function from a batch to the session's logits (its
+    selected output), through the copy :func:`equivalent` picks once for the whole job."""
     x = session.input.detach()
-    if batch.shape[1:] != x.shape[1:]:  # checked for the session's input shape only
-        return session.predict(batch, model=folding.folded(session.model, x))
-    twin = equivalent(session.model, x, batch.shape[0] if passes is None else passes)
-    return session.predict(batch, model=twin)
+    twin = equivalent(session.model, x, passes)
+
+    def predict(batch: torch.Tensor) -> torch.Tensor:
+        if batch.device.type == "cpu" and batch.shape[0] > 1:
+            batch = batch.contiguous(memory_format=torch.channels_last)  # faster convolutions on CPU
+        # the compiled copy is checked for the session's input shape only
+        model = twin if batch.shape[1:] == x.shape[1:] else folding.folded(session.model, x)
+        return session.predict(batch) if model is None else session.predict(batch, model=model)
+
+    return predict

@@ -72,16 +72,17 @@ def perturbed(image: np.ndarray, filled: np.ndarray, segments: np.ndarray, rows:
     return torch.where(off[..., None], torch.from_numpy(filled), torch.from_numpy(image)).numpy()
 
 
-def probabilities(session, images: np.ndarray, target=None, passes: int | None = None) -> np.ndarray:
+def probabilities(session, images: np.ndarray, target=None, predict=None) -> np.ndarray:
     """Softmax probabilities of the model for a batch of RGB uint8 images (no autograd); with a
     ``target``, that target's probabilities only (softmax of a class, sigmoid of a multi-label
-    class, the score of a segmentation or custom target; see ``engine/targets.py``). ``passes``:
-    the whole job's size (a large one runs through the compiled equivalent, ``engine.compiled``)."""
+    class, the score of a segmentation or custom target; see ``engine/targets.py``). ``predict``:
+    the job's ``compiled.predictor`` (default: one for this batch alone)."""
     inputs = []
     for image in images:
         x = session.preprocess(image)
         inputs.append(x[None] if x.dim() == 3 else x)
-    output = compiled.predict(session, torch.cat(inputs).to(session.device), passes)
+    predict = compiled.predictor(session, len(images)) if predict is None else predict
+    output = predict(torch.cat(inputs).to(session.device))
     if target is not None:
         return targets.probabilities(output, target).float().cpu().numpy()
     return torch.softmax(output.float(), dim=1).cpu().numpy()
@@ -111,10 +112,11 @@ def fit_segment_weights(session, target: int, segments: np.ndarray, n_samples: i
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n_samples, desc="LIME", unit="sample", leave=False)
+    predict = compiled.predictor(session, n_samples)  # the compiled copy for a large job
     try:
         for start in range(0, n_samples, batch_size):
             rows = data[start:start + batch_size]
-            labels[start:start + len(rows)] = probabilities(session, perturbed(image, filled, segments, rows), target, n_samples)
+            labels[start:start + len(rows)] = probabilities(session, perturbed(image, filled, segments, rows), target, predict)
             done = start + len(rows)
             if bar is not None:
                 bar.update(len(rows))

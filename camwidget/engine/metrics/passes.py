@@ -107,13 +107,10 @@ def scored_target(explanation: Explanation) -> int | targets.Target:
     return int(explanation.target)
 
 
-def target_probabilities(session, batch: torch.Tensor, target: int | targets.Target,
-                         passes: int | None = None) -> torch.Tensor:
-    """p(target) of each input of ``batch``: the softmax probability of a class index, a Target's
-    own score (sigmoid for multi-label, the mean pixel probability for segmentation, a custom
-    score's value). The batch runs through the model's compiled equivalent (``engine.compiled``)
-    when the job (``passes`` inputs) is large enough."""
-    output = compiled.predict(session, batch, passes)
+def target_probabilities(output: torch.Tensor, target: int | targets.Target) -> torch.Tensor:
+    """p(target) of each row of a batch's model ``output``: the softmax probability of a class
+    index, a Target's own score (sigmoid for multi-label, the mean pixel probability for
+    segmentation, a custom score's value)."""
     if isinstance(target, targets.Target):
         return target.probabilities(output).detach().double().reshape(-1).cpu()
     return torch.softmax(output.double(), dim=1)[:, target].cpu()
@@ -146,10 +143,11 @@ def run(session, target: int, requests: Sequence[Request], batch_size: int, on_b
         else:
             todo.append(request)
     total = len(todo)
+    predict = compiled.predictor(session, total)  # the compiled copy for a large job
     for start in range(0, total, batch_size):
         chunk = todo[start:start + batch_size]
         batch = torch.cat([request.build() for request in chunk]).to(session.device)
-        probabilities = target_probabilities(session, batch, target, total)
+        probabilities = target_probabilities(predict(batch), target)
         del batch
         for request, p in zip(chunk, probabilities.tolist()):
             found[request.key] = p
