@@ -189,21 +189,24 @@ class ResultsStore:
 
 
 def create_arrays(group, arrays: Sequence[tuple[str, dict[str, Any]]]) -> None:
-    """Create the arrays ``(name, create_array keywords)`` in ``group``, their parent groups first,
-    the arrays' metadata all at once (one round of concurrent writes instead of one per array)."""
-    import zarr.api.asynchronous as zarr_async
-    from zarr.core.sync import sync
+    """Create the arrays ``(name, create_array keywords)`` in ``group`` (and their parent groups)
+    in one ``zarr.create_hierarchy``: every metadata document written concurrently, and one
+    metadata object made per distinct set of keywords (on a memory store) rather than per array —
+    creating the 134 arrays of Grad-CAM at every layer of the default model took 0.77 s of CPU one
+    by one, 0.19 s so."""
+    zarr = zarr_module()
+    from zarr.storage import MemoryStore
 
-    parents = sorted({name.rsplit("/", k)[0] for name, _ in arrays for k in range(1, name.count("/") + 1)},
-                     key=lambda parent: parent.count("/"))
-    for parent in parents:  # sequentially: concurrent arrays would race to create the same parent
-        group.require_group(parent)
-
-    async def create() -> None:
-        opened = await zarr_async.open_group(store=group.store, path=group.path, mode="r+")
-        await asyncio.gather(*(opened.create_array(name, **keywords) for name, keywords in arrays))
-
-    sync(create())
+    made: dict[str, Any] = {}
+    nodes: dict[str, Any] = {}
+    prefix = f"{group.path}/" if group.path else ""
+    for name, keywords in arrays:
+        key = repr(sorted((k, repr(v)) for k, v in keywords.items()))
+        if key not in made:
+            made[key] = zarr.create_array(MemoryStore(), **keywords).metadata
+        nodes[prefix + name] = made[key]
+    for _ in zarr.create_hierarchy(store=group.store, nodes=nodes):
+        pass
 
 
 def write_blocks(blocks: Sequence[tuple[Any, np.ndarray]], rows: slice) -> None:

@@ -48,7 +48,9 @@ def test_evaluate_dataset_rows_equal_session_evaluate(tmp_path):
             for metric in metrics:
                 expected = found[metric].value
                 got = rows.loc[metric, "value"]
-                assert (np.isnan(got) and np.isnan(expected)) or got == pytest.approx(expected, rel=1e-6, abs=1e-9)
+                # (batches of other sizes; a large job's passes run through the compiled copy,
+                # engine.compiled, whose float32 rounding differs by ~1e-6 relative)
+                assert (np.isnan(got) and np.isnan(expected)) or got == pytest.approx(expected, rel=2e-5, abs=1e-7)
     on_disk = pd.read_csv(tmp_path / "r.csv")
     assert len(on_disk) == len(table)
     summary = pd.read_csv(tmp_path / "r-summary.csv")

@@ -50,7 +50,11 @@ def test_batched_maps_equal_session_maps_default_model(tmp_path, default_model):
         for method in ("gradcam", "gradcam++"):
             for layer in checked:
                 expected = session.explain(method, layer=layer, target=item.label).map
-                assert _correlation(results.map(item.id, method, layer), expected) >= 0.9999
+                # Grad-CAM++'s α = g / (2 + ΣA·g) amplifies float32 rounding where the denominator
+                # is near 0; a batch of 2 and a batch of 1 run different CPU kernels (0.99959 at
+                # conv_stem on one machine type, ≥ 0.9999 on another)
+                floor = 0.9999 if method == "gradcam" else 0.999
+                assert _correlation(results.map(item.id, method, layer), expected) >= floor
     assert list(results.table.target) == [data[i].label for i in range(2)]
     assert list(results.table.target_name) == [data.classes[data[i].label] for i in range(2)]
 
