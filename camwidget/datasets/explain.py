@@ -14,6 +14,11 @@ from .results import Results
 from .store import ResultsStore, create_or_resume
 
 ON_ERROR = ("raise", "skip")
+#: Items per stored chunk in-process (rounded up to a multiple of batch_size). Each array's chunk
+#: write has a fixed cost in Zarr (~1.2 ms; Grad-CAM at every layer of the default model writes
+#: 134 arrays), so fewer, larger chunks cost less: measured 0.62 (16), 0.69 (32), 0.65 (64) × the
+#: floor over 64 images. The same on Dask (one task a unit), so either resumes the other's store.
+CHUNK_ITEMS = 32
 
 
 def resolve_model(model: Any, preprocess=None, classes=None) -> tuple[nn.Module, Any, list[str] | None]:
@@ -122,9 +127,25 @@ def explain_dataset(
     explainer = BatchExplainer(net, prep, names, source, methods, config["layers"], params, targets, on_error)
     probe = explainer.probe(first_readable(source, on_error))
     spec["classes"] = None if names is None else list(names)
-    store = create_or_resume(out, "explain_dataset", spec, source.ids, probe, batch_size, overwrite)
-    run_units(store, explainer.run, progress)
+    chunk = chunk_items(batch_size)
+    store = create_or_resume(out, "explain_dataset", spec, source.ids, probe, chunk, overwrite)
+    run_units(store, batches_of(explainer.run, batch_size), progress)
     return Results(store.path)
+
+
+def chunk_items(batch_size: int) -> int:
+    """Items per stored chunk in-process: the multiple of ``batch_size`` nearest above
+    ``CHUNK_ITEMS`` (each array's chunk write has a fixed cost; see the module's notes)."""
+    return batch_size * max(1, -(-CHUNK_ITEMS // batch_size))
+
+
+def batches_of(run: Callable, batch_size: int) -> Callable:
+    """``run`` over a unit in batches of ``batch_size`` items, the results in order. (Reading the
+    next batch's images in a thread while one computes was slower on 2 cores: 0.61 against 0.70
+    × the floor.)"""
+    def unit(indices):
+        return [r for s in range(0, len(indices), batch_size) for r in run(indices[s:s + batch_size])]
+    return unit
 
 
 def run_units(store: ResultsStore, run: Callable, progress: bool) -> None:

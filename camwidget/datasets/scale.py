@@ -82,20 +82,21 @@ def _probe_task(key: str, factory, source, config) -> tuple[dict, list[str] | No
     return probe, None if explainer.classes is None else list(explainer.classes)
 
 
-def _unit_task(unit: list[int], key: str, factory, source, config, path: str) -> list[dict]:
+def _unit_task(unit: list[int], key: str, factory, source, config, path: str, batch_size: int) -> list[dict]:
+    from .explain import batches_of
     from .store import ResultsStore
 
     explainer = _explainer(key, factory, source, config)
     if not explainer.layers_of:  # a worker that did not run the probe: the same probe, locally
         _probe_task(key, factory, source, config)
-    results = explainer.run(unit)
+    results = batches_of(explainer.run, batch_size)(unit)
     ResultsStore(path).write(results)
     return [r.row() for r in results]
 
 
 def explain_on_dask(factory, source, config, spec, out, batch_size, overwrite, progress, client, workers):
     """``explain_dataset`` on Dask (see the module docstring)."""
-    from .explain import progress_bar
+    from .explain import chunk_items, progress_bar
     from .results import Results
     from .store import create_or_resume
 
@@ -105,10 +106,12 @@ def explain_on_dask(factory, source, config, spec, out, batch_size, overwrite, p
         [shared] = dask_client.scatter([source], broadcast=True)
         probe, classes = dask_client.submit(_probe_task, key, factory, shared, config, pure=False).result()
         spec = {**spec, "classes": classes}
-        store = create_or_resume(out, "explain_dataset", spec, source.ids, probe, batch_size, overwrite)
+        # the in-process chunking, so one store resumes either way
+        store = create_or_resume(out, "explain_dataset", spec, source.ids, probe, chunk_items(batch_size), overwrite)
         units = store.pending_units()
         bar = progress_bar(sum(map(len, units)), progress, "explain_dataset (dask)")
-        futures = [dask_client.submit(_unit_task, unit, key, factory, shared, config, store.path, pure=False)
+        futures = [dask_client.submit(_unit_task, unit, key, factory, shared, config, store.path, batch_size,
+                                     pure=False)
                    for unit in units]
         try:
             for future in distributed.as_completed(futures):

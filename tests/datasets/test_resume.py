@@ -20,7 +20,8 @@ SCRIPT = textwrap.dedent("""
     import numpy as np, torch
     sys.path.insert(0, {tests!r})
     import nets
-    from camwidget.datasets import explain_dataset
+    from camwidget.datasets import explain, explain_dataset
+    explain.CHUNK_ITEMS = 2  # units of one batch, as on Dask: several units in 7 items
 
     class Dying:
         def __init__(self, images):
@@ -69,7 +70,10 @@ def _arrays(results) -> dict[str, np.ndarray]:
     return out
 
 
-def test_a_killed_run_resumes_to_the_clean_store(tmp_path, tiny_images):
+def test_a_killed_run_resumes_to_the_clean_store(tmp_path, tiny_images, monkeypatch):
+    from camwidget.datasets import explain
+
+    monkeypatch.setattr(explain, "CHUNK_ITEMS", 2)  # as the killed run (the spec records the chunk)
     killed = tmp_path / "killed.zarr"
     died = _run(SCRIPT.format(tests=str(TESTS)), str(killed))
     assert died.returncode == -9, died.stderr
