@@ -14,7 +14,7 @@ from .results import Results
 from .store import ResultsStore, create_or_resume
 
 ON_ERROR = ("raise", "skip")
-#: Items per stored chunk in-process (rounded up to a multiple of batch_size). Each array's chunk
+#: Items per stored chunk (rounded up to a multiple of batch_size). Each array's chunk
 #: write has a fixed cost in Zarr (~1.2 ms; Grad-CAM at every layer of the default model writes
 #: 134 arrays), so fewer, larger chunks cost less: measured 0.62 (16), 0.69 (32), 0.65 (64) × the
 #: floor over 64 images. The same on Dask (one task a unit), so either resumes the other's store.
@@ -134,8 +134,8 @@ def explain_dataset(
 
 
 def chunk_items(batch_size: int) -> int:
-    """Items per stored chunk in-process: the multiple of ``batch_size`` nearest above
-    ``CHUNK_ITEMS`` (each array's chunk write has a fixed cost; see the module's notes)."""
+    """Items per stored chunk (in-process and on Dask): the smallest multiple of ``batch_size``
+    that is at least ``CHUNK_ITEMS`` (each array's chunk write has a fixed cost; see there)."""
     return batch_size * max(1, -(-CHUNK_ITEMS // batch_size))
 
 

@@ -75,13 +75,8 @@ def equivalent(model: nn.Module, example: torch.Tensor, passes: int) -> nn.Modul
     (1 × C × H × W): the compiled copy (CPU, float32; built for a job of ≥ ``MIN_PASSES``
     ``passes``, or already built), else the batch-norm-folded copy, else None (run ``model``)."""
     if ENABLED and example.device.type == "cpu" and example.dtype == torch.float32:
-        signature = folding.signature(model)
-        entry = _cache.get(model)
-        if entry is None or entry["signature"] != signature:
-            entry = {"signature": signature, "copies": {}}
-            _cache[model] = entry
+        copies: dict = folding.versioned(_cache, model, lambda: {"copies": {}})["copies"]
         key = tuple(example.shape[1:])
-        copies: dict = entry["copies"]
         if key not in copies and passes >= MIN_PASSES:
             while len(copies) >= _SHAPES_KEPT:
                 copies.pop(next(iter(copies)))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import weakref
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 import torch
 from torch import nn
@@ -28,9 +28,21 @@ from .capture import training_mode_restored
 _cache: weakref.WeakKeyDictionary[nn.Module, dict] = weakref.WeakKeyDictionary()
 
 
-def signature(model: nn.Module) -> tuple:
+def _signature(model: nn.Module) -> tuple:
     """Changes whenever a parameter or buffer is replaced or modified in place."""
     return tuple((t.data_ptr(), t._version) for t in (*model.parameters(), *model.buffers()))
+
+
+def versioned(cache: weakref.WeakKeyDictionary[nn.Module, dict], model: nn.Module,
+              fresh: Callable[[], dict]) -> dict:
+    """``model``'s entry in ``cache`` (copies made from it), made anew by ``fresh()`` whenever a
+    parameter or buffer was replaced or modified in place since."""
+    version = _signature(model)
+    entry = cache.get(model)
+    if entry is None or entry["signature"] != version:
+        entry = {"signature": version, **fresh()}
+        cache[model] = entry
+    return entry
 
 
 def foldable_pairs(model: nn.Module, example: torch.Tensor) -> list[tuple[str, str]]:
@@ -94,11 +106,7 @@ def _set(model: nn.Module, name: str, module: nn.Module) -> None:
 def folded(model: nn.Module, example: torch.Tensor, keep: Collection[str] = ()) -> nn.Module | None:
     """An eval-mode copy of ``model`` with its foldable conv → batch-norm pairs folded (the convs
     named in ``keep`` excepted), or None when there is nothing to fold. Cached per model."""
-    entry = _cache.get(model)
-    version = signature(model)
-    if entry is None or entry["signature"] != version:
-        entry = {"signature": version, "pairs": foldable_pairs(model, example), "copies": {}}
-        _cache[model] = entry
+    entry = versioned(_cache, model, lambda: {"pairs": foldable_pairs(model, example), "copies": {}})
     pairs = [(c, b) for c, b in entry["pairs"] if c not in keep]
     if not pairs:
         return None

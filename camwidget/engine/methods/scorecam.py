@@ -60,9 +60,15 @@ def refuse_region(name: str, region) -> None:
 def scaled_masks(activations: torch.Tensor, size: tuple[int, int], align_corners: bool) -> torch.Tensor:
     """H_k: each map upsampled to ``size`` (bilinear) and min-max scaled to [0, 1] (constant maps: 0)."""
     up = F.interpolate(activations[:, None].float(), size=size, mode="bilinear", align_corners=align_corners)
-    low = up.amin(dim=(2, 3), keepdim=True)
-    span = up.amax(dim=(2, 3), keepdim=True) - low
-    return torch.where(span > 0, (up - low) / torch.where(span > 0, span, torch.ones_like(span)), torch.zeros_like(up))
+    return minmax(up, (2, 3))
+
+
+def minmax(values: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
+    """``values`` min-max scaled to [0, 1] over ``dims`` (where they are constant: 0)."""
+    low = values.amin(dim=dims, keepdim=True)
+    span = values.amax(dim=dims, keepdim=True) - low
+    return torch.where(span > 0, (values - low) / torch.where(span > 0, span, torch.ones_like(span)),
+                       torch.zeros_like(values))
 
 
 def mask_groups(activations: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -72,10 +78,7 @@ def mask_groups(activations: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     linear and keeps constants), so maps equal after that scaling — every constant map, maps with
     one active neuron at the same place — make the same masked input (up to float rounding).
     """
-    flat = activations.flatten(1).double()
-    low = flat.amin(1, keepdim=True)
-    span = flat.amax(1, keepdim=True) - low
-    scaled = torch.where(span > 0, (flat - low) / torch.where(span > 0, span, torch.ones_like(span)), 0.0)
+    scaled = minmax(activations.flatten(1).double(), (1,))
     _, group = torch.unique(scaled.cpu(), dim=0, return_inverse=True)
     channels = torch.arange(len(group))
     first = torch.full((int(group.max()) + 1,), len(group)).scatter_reduce(0, group, channels, "amin")
