@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 import camwidget as cw
 from camwidget.engine import allocator
@@ -53,3 +54,41 @@ def test_a_bad_trim_size_is_refused_by_name(monkeypatch, bad):
     monkeypatch.setattr(allocator, "_applied", None)  # not asked yet: the argument decides
     with pytest.raises(ValueError, match="^trim_mib: expected a non-negative integer"):
         allocator.keep_freed_memory(bad)
+
+
+def _big_round_trip() -> None:  # a 64 MiB block (above glibc's largest mmap threshold), touched and freed
+    block = torch.ones(16 << 20)
+    del block
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_heap_only_reuses_big_blocks_and_nests_across_threads():
+    import threading
+
+    with allocator.heap_only() as applied:
+        assert applied is True
+        _big_round_trip()
+        inside = min(_faults(_big_round_trip) for _ in range(3))
+        box = {}
+
+        def nested() -> None:  # another thread's scope inside this one: the count goes up and down
+            with allocator.heap_only():
+                box["faults"] = _faults(_big_round_trip)
+
+        thread = threading.Thread(target=nested)
+        thread.start()
+        thread.join()
+        assert allocator._heap_depth == 1
+    assert allocator._heap_depth == 0
+    # mapped afresh it would be 16,384 pages of zeroes each time
+    assert inside < 1000, inside
+
+
+def test_heap_only_does_nothing_when_turned_off():
+    code = ("from camwidget.engine import allocator\n"
+            "with allocator.heap_only() as applied:\n"
+            "    print(applied, allocator._heap_depth)\n")
+    env = dict(os.environ, CAMWIDGET_KEEP_FREED_MEMORY="0")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "0"]

@@ -7,6 +7,7 @@ from typing import Any
 
 from torch import nn
 
+from ..engine import allocator
 from . import targets as targets_
 from .explainer import BatchExplainer
 from .items import ItemError, ItemSource, as_items
@@ -129,7 +130,8 @@ def explain_dataset(
     spec["classes"] = None if names is None else list(names)
     chunk = chunk_items(batch_size)
     store = create_or_resume(out, "explain_dataset", spec, source.ids, probe, chunk, overwrite)
-    run_units(store, batches_of(explainer.run, batch_size), progress)
+    with allocator.heap_only():  # big batches reuse their freed blocks (engine/allocator.py)
+        run_units(store, batches_of(explainer.run, batch_size), progress)
     return Results(store.path)
 
 

@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from ..engine import allocator
+
 _WORKER_CACHE: dict[str, Any] = {}
 
 
@@ -89,7 +91,8 @@ def _unit_task(unit: list[int], key: str, factory, source, config, path: str, ba
     explainer = _explainer(key, factory, source, config)
     if not explainer.layers_of:  # a worker that did not run the probe: the same probe, locally
         _probe_task(key, factory, source, config)
-    results = batches_of(explainer.run, batch_size)(unit)
+    with allocator.heap_only():  # the unit's batches reuse their freed blocks (engine/allocator.py)
+        results = batches_of(explainer.run, batch_size)(unit)
     ResultsStore(path).write(results)
     return [r.row() for r in results]
 

@@ -37,7 +37,7 @@ from collections import OrderedDict
 import torch
 import torch.nn.functional as F
 
-from .. import compiled, progress
+from .. import allocator, compiled, progress
 from .. import targets
 from . import MethodSpec, Result, register, weighted_sum
 
@@ -108,15 +108,16 @@ def masked_logits(session, layer: str, align_corners: bool = False, batch_size: 
     jobs = [g for _ in range(n if noisy else 1) for g in range(len(first))]
     total = len(jobs)
     predict = compiled.predictor(session, total) if FAST else session.predict
-    for start in range(0, total, batch_size):
-        chunk = jobs[start:start + batch_size]
-        masks = scaled_masks(activations[first[chunk]], size, align_corners)
-        if noisy:  # drawn per mask, one at a time: the batching does not change them
-            noise = torch.stack([torch.randn((1, *size), generator=generator) for _ in chunk])
-            masks = masks + sigma * noise.to(masks.device)
-        logits = predict(x * masks.to(x.dtype)).double().cpu()
-        sums.index_add_(0, torch.tensor(chunk), logits)
-        progress.report(min(start + batch_size, total), total)
+    with allocator.heap_only():  # the batches reuse their freed blocks (engine/allocator.py)
+        for start in range(0, total, batch_size):
+            chunk = jobs[start:start + batch_size]
+            masks = scaled_masks(activations[first[chunk]], size, align_corners)
+            if noisy:  # drawn per mask, one at a time: the batching does not change them
+                noise = torch.stack([torch.randn((1, *size), generator=generator) for _ in chunk])
+                masks = masks + sigma * noise.to(masks.device)
+            logits = predict(x * masks.to(x.dtype)).double().cpu()
+            sums.index_add_(0, torch.tensor(chunk), logits)
+            progress.report(min(start + batch_size, total), total)
     sums = sums[group]
     result = (sums / (n if noisy else 1)).float()
     store[key] = result
