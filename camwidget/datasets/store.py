@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.explanation import resize
+from . import chunks
 from .explainer import ItemResult
 
 FORMAT = 1
@@ -210,13 +211,20 @@ def create_arrays(group, arrays: Sequence[tuple[str, dict[str, Any]]]) -> None:
 
 
 def write_blocks(blocks: Sequence[tuple[Any, np.ndarray]], rows: slice) -> None:
-    """Write ``blocks`` (a Zarr array, its values) at ``rows`` of each array, all at once:
-    Zarr encodes and stores the chunks of every array concurrently (one round trip to its event
-    loop instead of one per array)."""
+    """Write ``blocks`` (a Zarr array, its values) at ``rows`` of each array: whole chunks of
+    plain float32 arrays on a local store as files (``datasets/chunks.py``, 0.4–0.9 → ~0.1 s per
+    unit), the rest through Zarr, all at once (its chunks encoded and stored concurrently: one
+    round trip to its event loop instead of one per array)."""
     from zarr.core.sync import sync
 
+    direct, rest = chunks.split(blocks, rows)
+    for path, data in direct:
+        chunks.write_file(path, data)
+    if not rest:
+        return
+
     async def write() -> None:
-        await asyncio.gather(*(array.async_array.setitem(rows, values) for array, values in blocks))
+        await asyncio.gather(*(array.async_array.setitem(rows, values) for array, values in rest))
 
     sync(write())
 

@@ -1,0 +1,70 @@
+"""datasets/chunks.py: whole chunks written as files read back through Zarr exactly as Zarr's own writes."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from camwidget.datasets import chunks
+from camwidget.datasets.store import write_blocks
+
+zarr = pytest.importorskip("zarr")
+
+
+def _array(group, name: str, n: int, chunk: int, grid: tuple[int, ...], compressors=None):
+    if compressors is None:
+        compressors = zarr.codecs.ZstdCodec(level=1)
+    return group.create_array(name, shape=(n, *grid), chunks=(chunk, *grid), dtype="float32",
+                              fill_value=np.nan, compressors=compressors)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n=st.integers(1, 9), chunk=st.integers(1, 4), grid=st.lists(st.integers(1, 5), min_size=0, max_size=2),
+       level=st.integers(1, 5), seed=st.integers(0, 2**16))
+def test_direct_chunks_read_back_as_zarrs_own(tmp_path_factory, n, chunk, grid, level, seed):
+    root = tmp_path_factory.mktemp("store")
+    group = zarr.open_group(str(root / "direct.zarr"), mode="w")
+    reference = zarr.open_group(str(root / "zarr.zarr"), mode="w")
+    grid = tuple(grid)
+    ours = _array(group, "maps/a", n, chunk, grid, zarr.codecs.ZstdCodec(level=level))
+    theirs = _array(reference, "maps/a", n, chunk, grid, zarr.codecs.ZstdCodec(level=level))
+    values = np.random.default_rng(seed).standard_normal((n, *grid)).astype(np.float32)
+    values[values > 1.5] = np.nan
+    direct = 0
+    for start in range(0, n, chunk):
+        rows = slice(start, min(start + chunk, n))
+        direct += chunks.direct_path(ours, rows, values[rows]) is not None
+        write_blocks([(ours, values[rows])], rows)
+        theirs[rows] = values[rows]
+    assert direct == -(-n // chunk)  # every unit, the last partial one included, went straight to a file
+    np.testing.assert_array_equal(ours[:], theirs[:])
+    np.testing.assert_array_equal(zarr.open_group(str(root / "direct.zarr"), mode="r")["maps/a"][:], values)
+
+
+def test_what_is_not_one_plain_whole_chunk_goes_through_zarr(tmp_path):
+    group = zarr.open_group(str(tmp_path / "s.zarr"), mode="w")
+    plain = _array(group, "plain", 8, 4, (3,))
+    other_codec = _array(group, "gzip", 8, 4, (3,), zarr.codecs.GzipCodec())
+    values = np.arange(12, dtype=np.float32).reshape(4, 3)
+    assert chunks.direct_path(plain, slice(0, 4), values) is not None
+    assert chunks.direct_path(plain, slice(2, 6), values) is None  # not at a chunk boundary
+    assert chunks.direct_path(plain, slice(0, 2), values[:2]) is None  # part of a chunk, not the last
+    assert chunks.direct_path(plain, slice(0, 4), values.astype(np.float64)) is None
+    assert chunks.direct_path(other_codec, slice(0, 4), values) is None
+    write_blocks([(plain, values), (other_codec, values)], slice(4, 8))
+    np.testing.assert_array_equal(plain[4:], values)
+    np.testing.assert_array_equal(other_codec[4:], values)
+    assert np.isnan(plain[:4]).all()
+
+
+def test_a_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    target = tmp_path / "c" / "0"
+
+    def refuse(*_args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(chunks.os, "replace", refuse)
+    with pytest.raises(OSError, match="disk full"):
+        chunks.write_file(str(target), b"abc")
+    assert list((tmp_path / "c").iterdir()) == []
