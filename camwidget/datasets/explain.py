@@ -130,7 +130,7 @@ def explain_dataset(
     spec["classes"] = None if names is None else list(names)
     chunk = chunk_items(batch_size)
     store = create_or_resume(out, "explain_dataset", spec, source.ids, probe, chunk, overwrite)
-    with allocator.heap_only():  # big batches reuse their freed blocks (engine/allocator.py)
+    with allocator.heap_only(keep_all=True):  # batches reuse their freed blocks (engine/allocator.py)
         run_units(store, batches_of(explainer.run, batch_size), progress)
     return Results(store.path)
 

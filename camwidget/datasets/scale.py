@@ -91,7 +91,7 @@ def _unit_task(unit: list[int], key: str, factory, source, config, path: str, ba
     explainer = _explainer(key, factory, source, config)
     if not explainer.layers_of:  # a worker that did not run the probe: the same probe, locally
         _probe_task(key, factory, source, config)
-    with allocator.heap_only():  # the unit's batches reuse their freed blocks (engine/allocator.py)
+    with allocator.heap_only(keep_all=True):  # batches reuse their freed blocks (engine/allocator.py)
         results = batches_of(explainer.run, batch_size)(unit)
     ResultsStore(path).write(results)
     return [r.row() for r in results]

@@ -22,12 +22,14 @@ Blocks above 32 MiB are still mapped afresh for each allocation. A batch of 16 i
 has many (EfficientNet-Lite0's 96-channel layers at 112² are 77 MB, their gradients too; resnet50's
 ``layer1`` at batch 16 is 51 MB), so the batched jobs — ``explain_dataset``, Smooth Grad-CAM++'s
 noisy batches, Score-CAM's masked passes — run inside ``heap_only()``: glibc's ``M_MMAP_MAX`` is 0
-there, so every block comes from the heap and is reused batch after batch (Grad-CAM at every layer
-of a batch of 16: 74,000 → 6,000 fresh pages, backward + maps 0.63 → 0.49 s; Smooth Grad-CAM++ on
-resnet50: 29,000 → 0). On leaving, the default is back; the blocks stay in the heap for the next
-job, and freed memory beyond ``trim_mib`` at the heap's top goes back to the OS as before.
-(``malloc_trim`` on leaving was tried: it also returned what ``keep_freed_memory`` keeps, and the
-next job took *more* fresh pages than without either.)
+there, so every block comes from the heap and is reused batch after batch (Smooth Grad-CAM++ on
+resnet50: 29,000 fresh pages per run → 0 once warm; its resident memory plateaus ~150 MB higher).
+``explain_dataset`` uses ``heap_only(keep_all=True)``: nothing freed leaves the process during the
+run (the trim threshold at its maximum: a batch's ~1 GB would otherwise go back to the OS and be
+faulted in again by the next — Grad-CAM at every layer of a batch of 16: 74,000 fresh pages per
+batch → 0, backward + maps 0.59–0.65 → 0.49–0.51 s), and at its end ``malloc_trim`` hands back all
+but ``trim_mib`` (tested). ``malloc_trim`` after every short job was tried: it also returns the
+free blocks that the next job reuses — more fresh pages than without either.
 """
 from __future__ import annotations
 
@@ -50,6 +52,9 @@ DEFAULT_TRIM_MIB = 256
 _applied: bool | None = None
 _heap_lock = threading.Lock()
 _heap_depth = 0  # heap_only() scopes open now (threads, nesting)
+_trim_bytes = DEFAULT_TRIM_MIB << 20  # the trim threshold keep_freed_memory set
+KEEP_ALL = (1 << 31) - 1  # the largest trim threshold mallopt takes: nothing handed back
+_heap_keeps_all = False  # a keep_all scope is open
 
 
 @functools.cache
@@ -63,6 +68,7 @@ def _libc() -> ctypes.CDLL | None:
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.mallopt.argtypes, libc.mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+        libc.malloc_trim.argtypes, libc.malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
     except (OSError, AttributeError):
         return None
     return libc
@@ -83,26 +89,34 @@ def keep_freed_memory(trim_mib: int = DEFAULT_TRIM_MIB) -> bool:
     libc = _libc()
     if libc is None:
         return False
+    global _trim_bytes
+    _trim_bytes = trim_mib << 20
     _applied = bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX)) and bool(
-        libc.mallopt(M_TRIM_THRESHOLD, trim_mib << 20))
+        libc.mallopt(M_TRIM_THRESHOLD, _trim_bytes))
     return _applied
 
 
 @contextmanager
-def heap_only() -> Iterator[bool]:
+def heap_only(keep_all: bool = False) -> Iterator[bool]:
     """Within the block, every allocation comes from glibc's heap (none mapped afresh), so a loop
-    of big batches reuses its freed blocks; leaving the last open block puts the default back.
-    Yields whether it applied (glibc, and not turned off by ``CAMWIDGET_KEEP_FREED_MEMORY=0``).
-    Safe across threads and nested."""
-    global _heap_depth
+    of big batches reuses its freed blocks; leaving the last open block puts
+    ``keep_freed_memory``'s settings back. ``keep_all``: freed memory stays in the process too
+    within the block (the trim threshold at its maximum), and on leaving ``malloc_trim`` hands
+    back all but ``trim_mib`` of it — for one long run (``explain_dataset``), not for a short job
+    whose next run would fault it all in again. Yields whether it applied (glibc, and not turned
+    off by ``CAMWIDGET_KEEP_FREED_MEMORY=0``). Safe across threads and nested."""
+    global _heap_depth, _heap_keeps_all
     libc = _libc()
-    if libc is None:
+    if libc is None or not keep_freed_memory():
         yield False
         return
     with _heap_lock:
         _heap_depth += 1
         if _heap_depth == 1:
             libc.mallopt(M_MMAP_MAX, 0)
+        if keep_all and not _heap_keeps_all:
+            _heap_keeps_all = True
+            libc.mallopt(M_TRIM_THRESHOLD, KEEP_ALL)
     try:
         yield True
     finally:
@@ -110,6 +124,10 @@ def heap_only() -> Iterator[bool]:
             _heap_depth -= 1
             if _heap_depth == 0:
                 libc.mallopt(M_MMAP_MAX, DEFAULT_MMAP_MAX)
+                if _heap_keeps_all:
+                    _heap_keeps_all = False
+                    libc.mallopt(M_TRIM_THRESHOLD, _trim_bytes)
+                    libc.malloc_trim(_trim_bytes)
 
 
 def applied() -> bool | None:
