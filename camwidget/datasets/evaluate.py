@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from ..engine import allocator
 from . import targets as targets_
 from .explain import check_common, progress_bar, resolve_model
 from .explainer import BatchExplainer, ItemResult
@@ -160,10 +161,11 @@ def evaluate_dataset(
                         bar.update(len({r["id"] for r in found}))
         else:
             made = _evaluator(model, source, config)
-            for unit in units:
-                rows += _rows(made.run(unit))
-                if bar is not None:
-                    bar.update(len(unit))
+            with allocator.heap_only(keep_all=True):  # batches reuse their freed blocks (engine/allocator.py)
+                for unit in units:
+                    rows += _rows(made.run(unit))
+                    if bar is not None:
+                        bar.update(len(unit))
     finally:
         if bar is not None:
             bar.close()
@@ -228,7 +230,8 @@ def _unit_task(unit, key, factory, source, config):
     from .scale import worker_state
 
     made = worker_state(key, lambda: _evaluator(factory, source, config))
-    return _rows(made.run(unit))
+    with allocator.heap_only(keep_all=True):
+        return _rows(made.run(unit))
 
 
 def _save(evaluation: Evaluation, path: str) -> None:

@@ -24,8 +24,8 @@ has many (EfficientNet-Lite0's 96-channel layers at 112² are 77 MB, their gradi
 noisy batches, Score-CAM's masked passes — run inside ``heap_only()``: glibc's ``M_MMAP_MAX`` is 0
 there, so every block comes from the heap and is reused batch after batch (Smooth Grad-CAM++ on
 resnet50: 29,000 fresh pages per run → 0 once warm; its resident memory plateaus ~150 MB higher).
-``explain_dataset`` uses ``heap_only(keep_all=True)``: nothing freed leaves the process during the
-run (the trim threshold at its maximum: a batch's ~1 GB would otherwise go back to the OS and be
+Long runs — ``explain_dataset``, ``evaluate_dataset``, Score-CAM — use ``heap_only(keep_all=True)``:
+nothing freed leaves the process during the run (the trim threshold at its maximum: a batch's ~1 GB would otherwise go back to the OS and be
 faulted in again by the next — Grad-CAM at every layer of a batch of 16: 74,000 fresh pages per
 batch → 0, backward + maps 0.59–0.65 → 0.49–0.51 s), and at its end ``malloc_trim`` hands back all
 but ``trim_mib`` (tested). ``malloc_trim`` after every short job was tried: it also returns the

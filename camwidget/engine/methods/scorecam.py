@@ -108,7 +108,7 @@ def masked_logits(session, layer: str, align_corners: bool = False, batch_size: 
     jobs = [g for _ in range(n if noisy else 1) for g in range(len(first))]
     total = len(jobs)
     predict = compiled.predictor(session, total) if FAST else session.predict
-    with allocator.heap_only():  # the batches reuse their freed blocks (engine/allocator.py)
+    with allocator.heap_only(keep_all=True):  # a long run: batches reuse their freed blocks (engine/allocator.py)
         for start in range(0, total, batch_size):
             chunk = jobs[start:start + batch_size]
             masks = scaled_masks(activations[first[chunk]], size, align_corners)
