@@ -1,4 +1,5 @@
-"""Whole chunks written straight to a local Zarr store: the bytes Zarr would write, without its machinery.
+"""Whole chunks (and new arrays' metadata) written straight to a local Zarr store: the bytes Zarr
+would write, without its machinery.
 
 A unit of ``explain_dataset`` writes one chunk of each of its ~134 arrays (maps and weights of
 every layer). Through ``zarr``'s ``setitem`` (an event loop, a task and a worker thread per
@@ -10,7 +11,9 @@ sharding, no other codec), a regular grid with one chunk across every axis but t
 array's level and checksum flag), and writes it under the array's own chunk key as Zarr does: to a
 temporary file, then renamed, so a chunk is never half-written. Anything else goes through Zarr.
 A block shorter than the chunk (the last unit) is padded with the fill value, as Zarr stores an
-edge chunk. Tests read every direct write back through Zarr.
+edge chunk. The metadata documents of a new store's arrays (and of their parent groups) are
+written the same way from the metadata objects Zarr made (``write_metadata``). Tests read every
+direct write back through Zarr.
 """
 from __future__ import annotations
 
@@ -89,3 +92,31 @@ def split(blocks: Sequence[tuple[Any, np.ndarray]], rows: slice) -> tuple[list[t
         else:
             direct.append(encoded)
     return direct, rest
+
+
+def write_metadata(group, nodes: dict[str, Any]) -> bool:
+    """Write the ``zarr.json`` of every array ``nodes`` (path in the store → Zarr v3 array metadata)
+    and of every parent group not yet there, as files; False (nothing written) where the store is
+    not local or a node is not v3 (then ``zarr.create_hierarchy`` does it)."""
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.core.group import GroupMetadata
+    from zarr.storage import LocalStore
+
+    store = group.store
+    if not isinstance(store, LocalStore) or any(getattr(m, "zarr_format", None) != 3 for m in nodes.values()):
+        return False
+    prototype = default_buffer_prototype()
+    documents: dict[int, bytes] = {}  # one encoding per distinct metadata object
+    root = str(store.root)
+    folder = group.path.split("/") if group.path else []
+    group_document = GroupMetadata(zarr_format=3).to_buffer_dict(prototype)["zarr.json"].to_bytes()
+    for path, metadata in nodes.items():
+        parts = path.split("/")
+        for depth in range(len(folder) + 1, len(parts)):  # parent groups below ``group``
+            parent = os.path.join(root, *parts[:depth], "zarr.json")
+            if not os.path.exists(parent):
+                write_file(parent, group_document)
+        if id(metadata) not in documents:
+            documents[id(metadata)] = metadata.to_buffer_dict(prototype)["zarr.json"].to_bytes()
+        write_file(os.path.join(root, *parts, "zarr.json"), documents[id(metadata)])
+    return True

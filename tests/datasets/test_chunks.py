@@ -1,6 +1,8 @@
 """datasets/chunks.py: whole chunks written as files read back through Zarr exactly as Zarr's own writes."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -68,3 +70,29 @@ def test_a_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         chunks.write_file(str(target), b"abc")
     assert list((tmp_path / "c").iterdir()) == []
+
+
+def test_new_arrays_metadata_written_as_files_equals_zarrs_own(tmp_path):
+    from zarr.storage import MemoryStore
+
+    from camwidget.datasets.store import create_arrays
+
+    arrays = [("items/id", {"shape": (5,), "chunks": (4,), "dtype": str}),
+              ("maps/gradcam/a", {"shape": (5, 3, 2), "chunks": (4, 3, 2), "dtype": "float32", "fill_value": np.nan}),
+              ("maps/gradcam/b", {"shape": (5, 3, 2), "chunks": (4, 3, 2), "dtype": "float32", "fill_value": np.nan}),
+              ("weights/gradcam/a", {"shape": (5, 7), "chunks": (4, 7), "dtype": "float32",
+                                     "compressors": zarr.codecs.ZstdCodec(level=1)})]
+    local = zarr.open_group(str(tmp_path / "local.zarr"), mode="w")
+    memory = zarr.open_group(MemoryStore(), mode="w")  # not local: through zarr.create_hierarchy
+    create_arrays(local, arrays)
+    create_arrays(memory, arrays)
+    reopened = zarr.open_group(str(tmp_path / "local.zarr"), mode="r")
+    def documents(group):  # JSON text: a NaN fill value is unequal to itself as a float
+        return {name: json.dumps(node.metadata.to_dict(), default=str, sort_keys=True)
+                for name, node in group.members(max_depth=None)}
+
+    assert documents(reopened) == documents(memory)
+    assert len(documents(memory)) == 4 + 5  # the arrays and items, maps, maps/gradcam, weights, weights/gradcam
+    reopened_rw = zarr.open_group(str(tmp_path / "local.zarr"), mode="r+")
+    reopened_rw["maps/gradcam/b"][:] = np.ones((5, 3, 2), np.float32)
+    assert reopened_rw["maps/gradcam/b"][:].sum() == 30
