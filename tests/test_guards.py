@@ -115,3 +115,25 @@ def test_all_finite_on_sums_that_overflow():
     big = torch.full((4,), 3e38)  # finite, but their float32 sum overflows to inf
     assert guards.all_finite([big]) and not guards.all_finite([big, torch.tensor([float("nan")])])
     assert guards.all_finite([torch.arange(5)])  # integer tensors are always finite
+
+
+class Overflow(torch.nn.Module):
+    def forward(self, x):
+        return x * 1e39  # inf in float32 wherever x > 0
+
+
+def test_an_overflow_that_a_clamp_hides_is_reported_by_its_own_layers_only(image):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1), Overflow(), torch.nn.Hardtanh(0, 6),  # inf → 6: finite again
+        torch.nn.Conv2d(8, 8, 3, padding=1), torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, 3),
+    ).eval()
+    session = cw.Session(model, image, preprocess=tiny_preprocess)
+    assert np.isfinite(session.explain("gradcam", layer="3", target=0).map).all()  # after the clamp: a real map
+    for method in ("gradcam", "gradcam++", "neurons"):
+        with pytest.raises(ValueError, match=r"^model: the forward pass gives non-finite values \(the logits are "
+                                             r"finite\), first at layer '1' \(inf in its activations\)"):
+            session.explain(method, layer="1", target=0)
+    assert np.isfinite(session.explain("gradcam", layer="2", target=0).map).all()
+    assert hook_count(model) == 0

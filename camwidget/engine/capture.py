@@ -32,6 +32,7 @@ def capture(
     copy: Collection[str] | None = None,
     graph_from_first: bool = False,
     layouts: Mapping[str, Layout] | None = None,
+    private: bool = False,
 ) -> Iterator[dict[str, torch.Tensor]]:
     """Hook the named modules; the yielded dict fills with their outputs during a forward.
 
@@ -52,6 +53,10 @@ def capture(
     made from the output, and the module hands downstream a tensor *rebuilt from that grid* (equal
     values; prefix tokens passed through), so the grid is on the graph's path and its gradient is
     the patch tokens' gradient — for every method, with no reshaping of gradients afterwards.
+
+    ``private``: the model is a copy that nobody else calls (``engine/channels_last.py``): the
+    named modules' ``forward`` is wrapped for the duration instead of hooked — the same calls,
+    without PyTorch's hook dispatch (~25 µs a module: 1.7 ms of EfficientNet-Lite0's forward).
     """
     captured: dict[str, torch.Tensor] = {}
     copied = set(names if copy is None else copy)
@@ -83,14 +88,32 @@ def capture(
             return output.clone() if name in copied else None
         return hook
 
-    handles = []
+    handles, wrapped = [], []
     try:
         for name in names:
-            handles.append(model.get_submodule(name).register_forward_hook(make_hook(name)))
+            module = model.get_submodule(name)
+            if private and "forward" not in module.__dict__:  # (an instance's own forward is hooked)
+                module.forward = _recording(module, make_hook(name))
+                wrapped.append(module)
+            else:
+                handles.append(module.register_forward_hook(make_hook(name)))
         yield captured
     finally:
         for h in handles:
             h.remove()
+        for module in wrapped:
+            del module.forward
+
+
+def _recording(module: nn.Module, hook):
+    """``module.forward`` followed by ``hook(module, args, output)``, whose non-None result replaces the output."""
+    forward = type(module).forward.__get__(module)
+
+    def recording(*args, **kwargs):
+        output = forward(*args, **kwargs)
+        replaced = hook(module, args, output)
+        return output if replaced is None else replaced
+    return recording
 
 
 def hook_count(model: nn.Module) -> int:

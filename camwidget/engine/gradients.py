@@ -92,14 +92,15 @@ def _backward(session, target: "int | targets_.Target", names: list[str], report
     """One ``autograd.grad`` of the target's logit w.r.t. ``names``' activations (graph retained);
     returns the target's gradients so far, kept in the session (checked: finite, not all zero).
 
-    With ``report``, a tensor hook on each activation stores its gradient as soon as autograd has
-    it and reports progress there (which may raise ``progress.Cancelled`` and end the pass: the
-    layers finished by then are kept).
+    With ``report``, when somebody watches (``progress.watched()``), a tensor hook on each
+    activation stores its gradient as soon as autograd has it and reports progress there (which
+    may raise ``progress.Cancelled`` and end the pass: the layers finished by then are kept).
+    Nobody watching, the pass runs without hooks (67 Python calls fewer on EfficientNet-Lite0).
     """
     done = session._gradient_slot(target)
     activations = [session._activations[n] for n in names]
     handles = []
-    if report:
+    if report and progress.watched():
         total = len(names)
 
         def make_hook(name: str):
@@ -157,3 +158,4 @@ def before(session, spec, params: dict) -> None:
                 and len(session.classes) != logits.shape[1]:
             raise ValueError(f"classes: {len(session.classes)} names for a model with {logits.shape[1]} outputs")
         session._activations, session._logits, session._graph_ready = captured, logits, False
+        session._unchecked = set(captured)

@@ -72,10 +72,23 @@ def _bad_parameters(model: nn.Module) -> list[str]:
 
 def check_forward(model: nn.Module, logits: torch.Tensor, activations: Mapping[str, torch.Tensor],
                   order: Sequence[str]) -> None:
-    """ValueError naming the first layer (in depth ``order``) whose activations are not finite,
-    and the non-finite parameters, when the logits or any captured activation is NaN or inf."""
-    if all_finite([logits, *(activations[n] for n in order if n in activations)]):
-        return
+    """ValueError when the logits are NaN or inf, naming the first layer (in depth ``order``) whose
+    activations are not finite and the non-finite parameters. Only the logits are read here: a
+    captured layer is checked when it is first used (``check_layer``) — an overflow that a later
+    clamp hides (ReLU6 of inf) is reported by the layers it reaches, not by the rest."""
+    if not all_finite([logits]):
+        _refuse(model, logits, activations, order)
+
+
+def check_layer(model: nn.Module, logits: torch.Tensor, activations: Mapping[str, torch.Tensor],
+                order: Sequence[str], name: str) -> None:
+    """The same ValueError as ``check_forward`` when layer ``name``'s activations are not finite."""
+    if not all_finite([activations[name]]):
+        _refuse(model, logits, activations, order)
+
+
+def _refuse(model: nn.Module, logits: torch.Tensor, activations: Mapping[str, torch.Tensor],
+            order: Sequence[str]) -> None:
     first = next((name for name in order if name in activations
                   and not bool(torch.isfinite(activations[name].detach()).all())), None)
     if first is None and bool(torch.isfinite(logits.detach()).all()):
@@ -85,8 +98,9 @@ def check_forward(model: nn.Module, logits: torch.Tensor, activations: Mapping[s
     bad = _bad_parameters(model)
     cause = (f"; non-finite parameters: {', '.join(bad[:5])}{' …' if len(bad) > 5 else ''}" if bad
              else "; the parameters are finite, so the input or an operation overflows")
-    raise ValueError(f"model: the forward pass gives non-finite values ({_kind(logits.detach()) or 'finite logits'} "
-                     f"in the logits), {where}{cause}")
+    kind = _kind(logits.detach())
+    raise ValueError(f"model: the forward pass gives non-finite values ({f'{kind} in the logits' if kind else 'the logits are finite'}), "
+                     f"{where}{cause}")
 
 
 def scored(target: Any, name: str) -> str:

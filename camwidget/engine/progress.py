@@ -46,6 +46,12 @@ def report(done: int, total: int, partial: Any = None) -> None:
         callback(done, total, partial)
 
 
+def watched() -> bool:
+    """Whether a callback or a cancellation check is installed (else ``report`` does nothing)."""
+    callback, cancelled = _current.get()
+    return callback is not None or cancelled is not None
+
+
 def active() -> bool:
     """Whether anybody listens (methods may skip building partial results otherwise)."""
     return _current.get()[0] is not None

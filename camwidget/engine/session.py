@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from .. import images
-from . import allocator
+from . import allocator, channels_last
 from . import gradients as gradients_
 from . import guards
 from . import layers as layers_
@@ -111,6 +111,7 @@ class Session:
         self._logits: torch.Tensor | None = None
         self._graph_ready = False  # whether _logits / _activations carry the autograd graph
         self._activations: dict[str, torch.Tensor] = {}
+        self._unchecked: set[str] = set()  # captured layers not yet checked finite (guards.check_layer)
         self._gradients = self.cache.namespace("gradients", max_items=_TARGETS_KEPT)
         self._fingerprint: str | None = None
 
@@ -126,16 +127,32 @@ class Session:
         records the graph only from the shallowest captured layer on (cheaper; enough for
         gradients with respect to the captured activations, not to the input); ``from_input=None``
         records no graph at all (activations only, as cheap as a no-grad forward). ``model``: an
-        equivalent copy of the session's model to run instead (``engine.folding``).
+        equivalent copy of the session's model to run instead (``engine.folding``); by default the
+        checked channels-last copy where one serves (``engine/channels_last.py``), else the model.
         """
         # copy what discovery saw modified in place downstream, and any name it does not know
         known = {i.name: i for i in self.all_layers}
         copy = [n for n in names if n not in known or known[n].modified_in_place]
-        mode = torch.no_grad() if from_input is None else _grad_enabled() if from_input else _grad_from_first_capture()
-        graph_from_first = from_input is False
         layouts = {n: known[n].layout for n in names if n in known}
-        model = self.model if model is None else model
-        with mode, training_mode_restored(model), capture(model, list(names), copy, graph_from_first, layouts) as captured:
+
+        def run(model: nn.Module, restore: bool = True) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+            return self._forward(model, inputs, list(names), from_input, copy, layouts, restore)
+
+        if model is None:
+            twin = channels_last.twin(self.model, self.input, lambda out: outputs_.select(out, self.output))
+            if twin is not None:
+                try:
+                    return run(twin, restore=False)  # the copy is in eval mode for good
+                except Exception:  # the copy failed where the model may not: run the model, stop using it
+                    channels_last.failed(self.model)
+            model = self.model
+        return run(model)
+
+    def _forward(self, model: nn.Module, inputs: torch.Tensor, names: list[str], from_input: bool | None,
+                 copy: list[str], layouts: dict, restore: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        mode = torch.no_grad() if from_input is None else _grad_enabled() if from_input else _grad_from_first_capture()
+        eval_mode = training_mode_restored(model) if restore else nullcontext()
+        with mode, eval_mode, capture(model, names, copy, from_input is False, layouts, private=not restore) as captured:
             logits = outputs_.select(model(inputs), self.output)
         return logits, dict(captured)
 
@@ -163,7 +180,7 @@ class Session:
         if self.classes is not None and isinstance(logits, torch.Tensor) and logits.dim() > 1 and len(self.classes) != logits.shape[1]:
             raise ValueError(f"classes: {len(self.classes)} names for a model with {logits.shape[1]} outputs")
         self._input_leaf = x
-        self._activations = captured
+        self._activations, self._unchecked = captured, set(captured)
         self._logits = logits
         self._graph_ready = True
 
@@ -187,7 +204,14 @@ class Session:
         """Activations of ``layer`` for the image, C × h × w, detached."""
         info = self.layer_info(layer)
         self._ensure_activations()
+        self._check_layer(info.name)
         return self._activations[info.name][0].detach()
+
+    def _check_layer(self, name: str) -> None:
+        """Refuse a layer whose captured activations are not finite, the first time it is used."""
+        if name in self._unchecked and self._logits is not None:
+            guards.check_layer(self.model, self._logits, self._activations, [i.name for i in self.layers], name)
+            self._unchecked.discard(name)
 
     def gradients(self, layer: str, target: Any = None) -> torch.Tensor:
         """∂ score(target) / ∂ activations of ``layer``, C × h × w (a backward to that layer only
@@ -233,6 +257,7 @@ class Session:
         info = self.layer_info(layer)
         self._ensure_forward()
         if self._graph_from_input:
+            self._check_layer(info.name)
             leaf, activations = self._input_leaf, self._activations[info.name]
         else:
             with _grad_enabled():
