@@ -137,3 +137,26 @@ def test_an_overflow_that_a_clamp_hides_is_reported_by_its_own_layers_only(image
             session.explain(method, layer="1", target=0)
     assert np.isfinite(session.explain("gradcam", layer="2", target=0).map).all()
     assert hook_count(model) == 0
+
+
+def test_gradients_stored_by_prefetch_are_checked_when_a_map_uses_them(image):
+    class Overflowing(TinyCNN):
+        def forward(self, x):  # sqrt's derivative is infinite at ReLU's exact zeros
+            a = self.features(x)
+            return self.fc(torch.flatten(self.pool(a), 1)) + torch.sqrt(a).sum()
+
+    session = cw.Session(Overflowing().eval(), image, preprocess=tiny_preprocess)
+    assert session.prefetch_gradients(0) == len(session.layers)  # stored, not read yet
+    for _ in range(2):  # refused, and refused again
+        with pytest.raises(ValueError, match=r"^model: the gradient of the logit of class 0 .*not finite"):
+            session.explain("gradcam", layer="features", target=0)
+
+    constant = TinyCNN().eval()
+    with torch.no_grad():
+        constant.fc.weight.zero_()
+    session = cw.Session(constant, image, preprocess=tiny_preprocess)
+    session.prefetch_gradients(1)
+    for method in ("gradcam", "gradcam++"):
+        with pytest.raises(ValueError, match=r"^target: .*class 1 .*gradient is zero at every layer"):
+            session.explain(method, target=1)
+    assert hook_count(constant) == 0

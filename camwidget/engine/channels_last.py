@@ -7,7 +7,7 @@ forward + backward ~15 % / ~9 %. A session's forward with hooks on every layer a
 (``Session.forward_batch``, and so Smooth Grad-CAM++'s single copy and ``explain_dataset``'s
 batches) run through such a copy; ``session.model`` stays the caller's model.
 
-The copy is made once per model and parameter version (``folding.versioned``): a deep copy that
+The copy is made once per model and parameter version: a deep copy that
 *shares* every parameter and buffer of the model except its 4-D weights, which it holds in
 channels-last layout (resnet50: ~94 MB more; a VGG16's large linear layers are shared). It is
 used only where checked: on the first input shape it meets, it must reproduce the model's no-grad
@@ -31,7 +31,6 @@ import torch
 from torch import nn
 
 from .capture import training_mode_restored
-from .folding import versioned
 
 TOLERANCE = 1e-4  # of the output's largest magnitude
 _cache: weakref.WeakKeyDictionary[nn.Module, dict] = weakref.WeakKeyDictionary()
@@ -42,16 +41,17 @@ def enabled() -> bool:
     return os.environ.get("CAMWIDGET_CHANNELS_LAST", "1").strip() != "0"
 
 
-def eligible(model: nn.Module, example: torch.Tensor) -> bool:
-    """Whether a channels-last copy could serve ``model`` on inputs like ``example``."""
-    if not enabled() or example.dim() != 4 or example.dtype != torch.float32 or example.device.type != "cpu":
-        return False
-    convolutions = 0
-    for m in model.modules():  # one walk: hooks anywhere rule the copy out
-        if m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks:
-            return False
+def _survey(model: nn.Module) -> tuple[tuple, bool, int]:
+    """One walk over the modules: the parameter version (as ``folding.versioned`` reads it),
+    whether any module has hooks (the copy would not call them), and how many convolutions."""
+    signature: list[tuple[int, int]] = []
+    hooked, convolutions = False, 0
+    for m in model.modules():
+        hooked = hooked or bool(m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks)
         convolutions += isinstance(m, nn.Conv2d)
-    return convolutions >= 2
+        for own in (m._parameters, m._buffers):
+            signature.extend((t.data_ptr(), t._version) for t in own.values() if t is not None)
+    return tuple(signature), hooked, convolutions
 
 
 def _copy(model: nn.Module) -> nn.Module:
@@ -83,9 +83,15 @@ def _equivalent(model: nn.Module, twin: nn.Module, example: torch.Tensor,
 def twin(model: nn.Module, example: torch.Tensor, select: Callable[[object], torch.Tensor]) -> nn.Module | None:
     """The checked channels-last copy of ``model`` for inputs shaped like ``example`` (``select``
     picks the explained tensor from the model's output), or None where the model itself must run."""
-    if not eligible(model, example):
+    if not enabled() or example.dim() != 4 or example.dtype != torch.float32 or example.device.type != "cpu":
         return None
-    entry = versioned(_cache, model, lambda: {"twin": None, "checked": {}, "failed": False})
+    signature, hooked, convolutions = _survey(model)
+    if hooked or convolutions < 2:
+        return None
+    entry = _cache.get(model)
+    if entry is None or entry["signature"] != signature:  # new, or a parameter replaced or changed in place
+        entry = {"signature": signature, "twin": None, "checked": {}, "failed": False}
+        _cache[model] = entry
     if entry["failed"]:
         return None
     shape = tuple(example.shape[1:])

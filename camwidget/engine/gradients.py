@@ -54,6 +54,7 @@ def layer_gradients(session, target: "int | targets_.Target", layer: str) -> tor
     """
     done = session._gradient_slot(target)
     if layer in done:
+        check_pending(session, target, [layer])
         return done[layer]
     session._ensure_forward()
     depth = session.layer_info(layer).depth
@@ -66,20 +67,42 @@ def all_gradients(session, target: "int | targets_.Target") -> dict[str, torch.T
     session._ensure_forward()
     done = session._gradient_slot(target)
     names = [i.name for i in session.layers if i.name not in done]
-    return _backward(session, target, names, report=True) if names else done
+    if names:
+        return _backward(session, target, names, report=True)
+    check_pending(session, target, list(done))
+    return done
 
 
 def complete(session, target: "int | targets_.Target") -> int:
     """Finish every layer's gradient for ``target``; returns how many layers this call computed.
 
     Reports ``progress.report(done, total)`` after each layer (``total`` = the layers this call
-    computes), so it is cancellable between layers; what was finished stays stored.
+    computes), so it is cancellable between layers; what was finished stays stored. The layers
+    are checked (finite, not a constant score) when a map first uses them, not here: reading all
+    67 of EfficientNet-Lite0's gradients once more would cost 2–3 % of the pass.
     """
     session._ensure_forward()
     names = _missing(session, target, [i.name for i in session.layers])
     if names:
-        _backward(session, target, names, report=True)
+        _backward(session, target, names, report=True, check=False)
     return len(names)
+
+
+def check_pending(session, target: "int | targets_.Target", layers: list[str]) -> None:
+    """Check the gradients of ``layers`` that ``complete`` stored unchecked: ValueError naming a
+    non-finite layer, or the constant score when every layer's gradient is zero; they stay
+    unchecked (and the same error comes again) until they pass."""
+    pending = session._unchecked_gradients.get(target)
+    todo = [name for name in layers if pending and name in pending]
+    if not todo:
+        return
+    done = session._gradient_slot(target)
+    sums = guards._sums([done[name] for name in todo])
+    if not (bool(torch.isfinite(sums).all()) and bool(sums.any())):
+        order = [i.name for i in session.layers if i.name in done]
+        guards.check_gradients(done, [n for n in order if n in todo] + [n for n in order if n not in todo],
+                               target, session.class_name(target))
+    pending.difference_update(todo)
 
 
 def pending(session, target: "int | targets_.Target") -> list[str]:
@@ -88,9 +111,11 @@ def pending(session, target: "int | targets_.Target") -> list[str]:
     return [i.name for i in reversed(session.layers) if i.name not in done]
 
 
-def _backward(session, target: "int | targets_.Target", names: list[str], report: bool = False) -> dict[str, torch.Tensor]:
+def _backward(session, target: "int | targets_.Target", names: list[str], report: bool = False,
+              check: bool = True) -> dict[str, torch.Tensor]:
     """One ``autograd.grad`` of the target's logit w.r.t. ``names``' activations (graph retained);
-    returns the target's gradients so far, kept in the session (checked: finite, not all zero).
+    returns the target's gradients so far, kept in the session (checked: finite, not all zero;
+    with ``check=False`` left for ``check_pending`` when a map uses them).
 
     With ``report``, when somebody watches (``progress.watched()``), a tensor hook on each
     activation stores its gradient as soon as autograd has it and reports progress there (which
@@ -125,6 +150,10 @@ def _backward(session, target: "int | targets_.Target", names: list[str], report
             handle.remove()
     for name, g, activation in zip(names, grads, activations):
         done[name] = g[0].detach() if g is not None else _zeros(activation)
+    if not check:
+        session._keep_gradients(target, done, check=False)
+        session._unchecked_gradients.setdefault(target, set()).update(names)
+        return done
     rest = _missing(session, target, [i.name for i in session.layers])
     if rest and not any(bool(g.any()) for g in done.values()):
         # Zero at every layer so far: only the shallower layers can tell a score that does not
@@ -142,6 +171,7 @@ def _backward(session, target: "int | targets_.Target", names: list[str], report
         for name in names:  # not kept: asking again reports the same error
             done.pop(name, None)
         raise
+    session._unchecked_gradients.pop(target, None)  # every layer in done was checked just now
     return done
 
 def before(session, spec, params: dict) -> None:

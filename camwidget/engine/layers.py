@@ -140,12 +140,13 @@ def discover(model: nn.Module, inputs: torch.Tensor, reshape: ReshapeSpec = None
     name → callable (None: automatic) that makes exactly those modules selectable too (e.g.
     ``{"blocks.11.norm1": None}``). The result is cached per model, input shape and ``reshape``.
     """
+    per_model = _cache.setdefault(model, {})
+    if reshape is None or callable(reshape) or isinstance(reshape, Mapping):  # (else refused just below)
+        key = (tuple(inputs.shape), inputs.dtype, str(inputs.device), _reshape_key(reshape))
+        if key in per_model:  # a reshape= that fails its checks is never cached
+            return per_model[key]
     modules = dict(model.named_modules())
     named = _check_reshape(reshape, modules)
-    key = (tuple(inputs.shape), inputs.dtype, str(inputs.device), _reshape_key(reshape))
-    per_model = _cache.setdefault(model, {})
-    if key in per_model:
-        return per_model[key]
     candidates = {}
     for name, module in modules.items():
         if not name:

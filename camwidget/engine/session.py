@@ -112,6 +112,7 @@ class Session:
         self._graph_ready = False  # whether _logits / _activations carry the autograd graph
         self._activations: dict[str, torch.Tensor] = {}
         self._unchecked: set[str] = set()  # captured layers not yet checked finite (guards.check_layer)
+        self._unchecked_gradients: dict[Any, set[str]] = {}  # per target, stored by prefetch_gradients unchecked
         self._gradients = self.cache.namespace("gradients", max_items=_TARGETS_KEPT)
         self._fingerprint: str | None = None
 
@@ -245,6 +246,7 @@ class Session:
             if len(order) < len(self.layers) and not any(bool(done[n].any()) for n in order):
                 self._gradients[target] = done  # only zeros so far (a ViT's last blocks): all layers decide
                 gradients_.complete(self, target)
+                gradients_.check_pending(self, target, [i.name for i in self.layers])
                 return
             guards.check_gradients(done, order, target, self.class_name(target))
         self._gradients[target] = done
