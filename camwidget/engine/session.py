@@ -240,14 +240,11 @@ class Session:
         return found
 
     def _keep_gradients(self, target: int, done: dict[str, torch.Tensor], check: bool = True) -> None:
-        """Keep ``target``'s gradients within the budget, after checking them (finite, not all zero)."""
+        """Keep ``target``'s gradients within the budget, after checking them (finite, not all zero;
+        ``gradients._backward`` has already run the rest of the layers where the ones done so far
+        are all zero, so that only every layer together can call a score constant)."""
         if check:
             order = [i.name for i in self.layers if i.name in done]
-            if len(order) < len(self.layers) and not any(bool(done[n].any()) for n in order):
-                self._gradients[target] = done  # only zeros so far (a ViT's last blocks): all layers decide
-                gradients_.complete(self, target)
-                gradients_.check_pending(self, target, [i.name for i in self.layers])
-                return
             guards.check_gradients(done, order, target, self.class_name(target))
         self._gradients[target] = done
 
