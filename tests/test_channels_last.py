@@ -131,3 +131,34 @@ def test_not_used_where_it_cannot_serve(image, monkeypatch):
     off = TinyCNN().eval()
     cw.Session(off, image, preprocess=tiny_preprocess).explain("gradcam", target=0)
     assert _entry(off) is None
+
+
+@pytest.mark.parametrize("copy", ["1", "0"])
+def test_two_threads_share_the_model_without_mixing_their_captures(copy, monkeypatch):
+    import threading
+
+    monkeypatch.setenv("CAMWIDGET_CHANNELS_LAST", copy)
+    torch.manual_seed(0)
+    model = TinyCNN(width=16).eval()
+    rng = np.random.default_rng(1)
+    images = [rng.integers(0, 256, size=(24, 28, 3), dtype=np.uint8) for _ in range(2)]
+    expected = [cw.Session(model, im, preprocess=tiny_preprocess).activations("features.3") for im in images]
+    errors: list[BaseException] = []
+
+    def run(k: int) -> None:
+        try:
+            for _ in range(30):
+                got = cw.Session(model, images[k], preprocess=tiny_preprocess).activations("features.3")
+                assert torch.equal(got, expected[k])
+        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+    assert hook_count(model) == 0
+    if copy == "1":
+        assert "forward" not in _entry(model)["twin"].features[3].__dict__

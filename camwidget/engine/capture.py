@@ -1,6 +1,8 @@
 """Forward hooks that capture activations of many layers at once, and are always released."""
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -10,6 +12,21 @@ from torch import nn
 
 if TYPE_CHECKING:
     from .tokens import Layout
+
+
+_locks: weakref.WeakKeyDictionary[nn.Module, threading.RLock] = weakref.WeakKeyDictionary()
+_locks_lock = threading.Lock()
+
+
+@contextmanager
+def serialised(model: nn.Module) -> Iterator[None]:
+    """One captured forward at a time through ``model``: hooks (or wrapped forwards) fire for every
+    forward of the module, so two sessions of one model in two threads (two widgets) would record
+    each other's activations. Sessions of different models run in parallel."""
+    with _locks_lock:
+        lock = _locks.setdefault(model, threading.RLock())
+    with lock:
+        yield
 
 
 @contextmanager

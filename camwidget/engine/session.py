@@ -18,7 +18,7 @@ from . import outputs as outputs_
 from . import session_targets
 from . import targets as targets_
 from .cache import DEFAULT_BUDGET, CacheInfo, SessionCache, nbytes
-from .capture import capture, training_mode_restored
+from .capture import capture, serialised, training_mode_restored
 from .explanation import Explanation
 from .layers import LayerInfo
 from .subsets import Channels, Region, channel_index, region_as_tuple, region_mask
@@ -153,7 +153,8 @@ class Session:
                  copy: list[str], layouts: dict, restore: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         mode = torch.no_grad() if from_input is None else _grad_enabled() if from_input else _grad_from_first_capture()
         eval_mode = training_mode_restored(model) if restore else nullcontext()
-        with mode, eval_mode, capture(model, names, copy, from_input is False, layouts, private=not restore) as captured:
+        with serialised(model), mode, eval_mode, capture(model, names, copy, from_input is False, layouts,
+                                                         private=not restore) as captured:
             logits = outputs_.select(model(inputs), self.output)
         return logits, dict(captured)
 
