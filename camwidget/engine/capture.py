@@ -106,11 +106,13 @@ def capture(
         return hook
 
     handles, wrapped = [], []
+    modules = _named(model) if private else None
     try:
         for name in names:
-            module = model.get_submodule(name)
+            module = modules[name] if modules is not None and name in modules else model.get_submodule(name)
             if private and "forward" not in module.__dict__:  # (an instance's own forward is hooked)
-                module.forward = _recording(module, make_hook(name))
+                # a plain instance attribute (a function is no parameter, buffer or module)
+                object.__setattr__(module, "forward", _recording(module, make_hook(name)))
                 wrapped.append(module)
             else:
                 handles.append(module.register_forward_hook(make_hook(name)))
@@ -119,7 +121,18 @@ def capture(
         for h in handles:
             h.remove()
         for module in wrapped:
-            del module.forward
+            object.__delattr__(module, "forward")
+
+
+_private_modules: weakref.WeakKeyDictionary[nn.Module, dict[str, nn.Module]] = weakref.WeakKeyDictionary()
+
+
+def _named(model: nn.Module) -> dict[str, nn.Module]:
+    """A private copy's modules by name, looked up once (nobody else changes its structure)."""
+    found = _private_modules.get(model)
+    if found is None:
+        found = _private_modules[model] = {n: m for n, m in model.named_modules() if n}  # not itself: a weak key
+    return found
 
 
 def _recording(module: nn.Module, hook):
