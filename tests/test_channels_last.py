@@ -70,6 +70,21 @@ def test_an_in_place_weight_change_is_seen(image, monkeypatch):
     np.testing.assert_allclose(after["features.3"], expected["features.3"], rtol=1e-4, atol=1e-6)
 
 
+def test_a_replaced_or_reassigned_tensor_is_seen(image, monkeypatch):
+    torch.manual_seed(0)
+    model = TinyCNN().eval()
+    before, _ = _maps(model, image, monkeypatch, enabled=True, method="gradcam")
+    model.fc.weight = nn.Parameter(torch.randn_like(model.fc.weight))  # a new object in a shared slot
+    replaced, _ = _maps(model, image, monkeypatch, enabled=True, method="gradcam")
+    model.features[0].bias.data = torch.randn_like(model.features[0].bias)  # new data in a shared object
+    model.features[3].weight.data = torch.randn_like(model.features[3].weight)  # ... and in a copied one
+    reassigned, _ = _maps(model, image, monkeypatch, enabled=True, method="gradcam")
+    expected, _ = _maps(model, image, monkeypatch, enabled=False, method="gradcam")
+    assert not np.allclose(before["features.3"], replaced["features.3"])
+    for name in expected:
+        np.testing.assert_allclose(reassigned[name], expected[name], rtol=1e-4, atol=1e-6 * max(float(expected[name].max()), 1e-6))
+
+
 class NCHWView(TinyCNN):
     """Flattens its 4-D features with ``view``: valid only for NCHW strides."""
 

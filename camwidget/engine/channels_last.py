@@ -7,7 +7,7 @@ forward + backward ~15 % / ~9 %. A session's forward with hooks on every layer a
 (``Session.forward_batch``, and so Smooth Grad-CAM++'s single copy and ``explain_dataset``'s
 batches) run through such a copy; ``session.model`` stays the caller's model.
 
-The copy is made once per model and parameter version: a deep copy that
+The copy is made once per model and version of what it copied (``_survey``): a deep copy that
 *shares* every parameter and buffer of the model except its 4-D weights, which it holds in
 channels-last layout (resnet50: ~94 MB more; a VGG16's large linear layers are shared). It is
 used only where checked: on the first input shape it meets, it must reproduce the model's no-grad
@@ -42,15 +42,21 @@ def enabled() -> bool:
 
 
 def _survey(model: nn.Module) -> tuple[tuple, bool, int]:
-    """One walk over the modules: the parameter version (as ``folding.versioned`` reads it),
-    whether any module has hooks (the copy would not call them), and how many convolutions."""
-    signature: list[tuple[int, int]] = []
+    """One walk over the modules: what the copy depends on, whether any module has hooks (the copy
+    would not call them), and how many convolutions.
+
+    The copy shares every tensor but the 4-D parameters, so for those only *which* object sits in
+    each slot matters (an in-place change, or a new ``.data``, shows through the shared object): their
+    ids. For the 4-D parameters, copied, also the storage and the version counter (in-place changes)."""
+    signature: list[object] = []
     hooked, convolutions = False, 0
     for m in model.modules():
         hooked = hooked or bool(m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks)
         convolutions += isinstance(m, nn.Conv2d)
-        for own in (m._parameters, m._buffers):
-            signature.extend((t.data_ptr(), t._version) for t in own.values() if t is not None)
+        for t in m._parameters.values():
+            if t is not None:
+                signature.append((id(t), t.data_ptr(), t._version) if t.dim() == 4 else id(t))
+        signature.extend(id(t) for t in m._buffers.values())
     return tuple(signature), hooked, convolutions
 
 
