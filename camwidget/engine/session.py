@@ -27,13 +27,6 @@ _TARGETS_KEPT = 8
 
 
 @contextmanager
-def _grad_enabled() -> Iterator[None]:
-    """Autograd on, even when the caller sits inside ``torch.no_grad()`` or ``inference_mode()``."""
-    with torch.inference_mode(False), torch.enable_grad():
-        yield
-
-
-@contextmanager
 def _grad_from_first_capture() -> Iterator[None]:
     """No autograd until ``capture(graph_from_first=True)`` switches it on; the caller's mode after."""
     with torch.inference_mode(False), torch.no_grad():
@@ -135,26 +128,23 @@ class Session:
         known = {i.name: i for i in self.all_layers}
         copy = [n for n in names if n not in known or known[n].modified_in_place]
         layouts = {n: known[n].layout for n in names if n in known}
-
-        def run(model: nn.Module, restore: bool = True) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-            return self._forward(model, inputs, list(names), from_input, copy, layouts, restore)
-
         if model is None:
             twin = channels_last.twin(self.model, self.input, lambda out: outputs_.select(out, self.output))
             if twin is not None:
                 try:
-                    return run(twin, restore=False)  # the copy is in eval mode for good
+                    return self._forward(twin, inputs, list(names), from_input, copy, layouts, private=True)
                 except Exception:  # the copy failed where the model may not: run the model, stop using it
                     channels_last.failed(self.model)
             model = self.model
-        return run(model)
+        return self._forward(model, inputs, list(names), from_input, copy, layouts, private=False)
 
     def _forward(self, model: nn.Module, inputs: torch.Tensor, names: list[str], from_input: bool | None,
-                 copy: list[str], layouts: dict, restore: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        mode = torch.no_grad() if from_input is None else _grad_enabled() if from_input else _grad_from_first_capture()
-        eval_mode = training_mode_restored(model) if restore else nullcontext()
+                 copy: list[str], layouts: dict, private: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """``private``: ``model`` is the channels-last copy (in eval mode for good, nobody else calls it)."""
+        mode = torch.no_grad() if from_input is None else gradients_.grad_enabled() if from_input else _grad_from_first_capture()
+        eval_mode = nullcontext() if private else training_mode_restored(model)
         with serialised(model), mode, eval_mode, capture(model, names, copy, from_input is False, layouts,
-                                                         private=not restore) as captured:
+                                                         private=private) as captured:
             logits = outputs_.select(model(inputs), self.output)
         return logits, dict(captured)
 
@@ -171,7 +161,7 @@ class Session:
         """The cached forward with its autograd graph (replacing a graph-less one, see ``_ensure_activations``)."""
         if self._logits is not None and self._graph_ready:
             return
-        with _grad_enabled():
+        with gradients_.grad_enabled():
             x = self.input.detach().requires_grad_(True)  # a new leaf sharing the input's storage
         # A session narrowed with layers= records the graph from its shallowest layer only;
         # input gradients ("neurons") then take a pass of their own.
@@ -260,10 +250,10 @@ class Session:
             self._check_layer(info.name)
             leaf, activations = self._input_leaf, self._activations[info.name]
         else:
-            with _grad_enabled():
+            with gradients_.grad_enabled():
                 leaf = self.input.detach().requires_grad_(True)
             activations = self.forward_batch(leaf, [info.name])[1][info.name]
-        with _grad_enabled():
+        with gradients_.grad_enabled():
             (g,) = torch.autograd.grad(select(activations).sum(), leaf, retain_graph=True)
         return g.detach()
 
