@@ -340,6 +340,38 @@ def test_latest_wins_while_dragging(widget, tiny_session):
     assert widget.answered == 129 and widget.heatmap_meta["request"] == 129
 
 
+@pytest.mark.parametrize("step", [1, -1])
+def test_a_step_along_the_strip_is_answered_from_the_neighbours_made_in_the_idle_time(widget, tiny_session, step):
+    names = [i.name for i in tiny_session.layers]  # the widget opened at the deepest, names[-1]
+    here = 0 if step > 0 else len(names) - 2
+    from_frontend(widget, layer=names[here], request=90)
+    assert widget.wait(30)
+    calls = Calls(tiny_session)
+    from_frontend(widget, layer=names[here + step], request=91)
+    assert widget.wait(30)
+    assert calls.layers[:1] != [names[here + step]], "the step was computed, not taken from the recent cache"
+    shown = widget.explanation
+    fresh = calls.original("gradcam", layer=names[here + step], target=shown.target)
+    assert shown.layer == names[here + step] and widget.answered == 91
+    np.testing.assert_array_equal(shown.map, fresh.map)
+    # the next step ahead in the direction of travel was made in the idle time after the answer
+    assert names[here + 2 * step] in calls.layers
+
+
+def test_no_neighbours_for_methods_that_are_not_arithmetic_on_the_cache(widget, tiny_session, monkeypatch):
+    names = [i.name for i in tiny_session.layers]
+    from_frontend(widget, method="smooth-gradcam++", params={"n": 2, "batch_size": 2}, layer=names[2], request=95)
+    assert widget.wait(60)
+    calls = Calls(tiny_session)
+    from_frontend(widget, layer=names[3], request=96)
+    assert widget.wait(60)
+    assert calls.layers == [names[3]], "only the asked-for layer is computed for a slow method"
+    monkeypatch.setattr("camwidget.widget.worker.NEIGHBOURS", 0)
+    from_frontend(widget, method="gradcam", layer=names[1], request=97)
+    assert widget.wait(60)
+    assert calls.layers == [names[3], names[1]], "NEIGHBOURS = 0 turns the neighbours off"
+
+
 def test_explain_runs_off_the_comm_thread(widget, tiny_session):
     Calls(tiny_session, delay=0.5)
     start = time.monotonic()

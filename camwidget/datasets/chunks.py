@@ -69,11 +69,17 @@ def direct_path(array, rows: slice, values: np.ndarray) -> tuple[str, bytes] | N
 
 
 def write_file(path: str, data: bytes) -> None:
-    """``data`` at ``path``, atomically (a temporary file renamed over it), as Zarr's LocalStore."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    """``data`` at ``path``, atomically (a temporary file renamed over it), as Zarr's LocalStore.
+    Its folders are made when the file cannot be opened (one system call where they exist,
+    instead of ``makedirs``' one per level)."""
     partial = f"{path}.{uuid.uuid4().hex}.partial"
     try:
-        with open(partial, "wb") as file:
+        try:
+            file = open(partial, "wb")
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            file = open(partial, "wb")
+        with file:
             file.write(data)
         os.replace(partial, path)
     except BaseException:

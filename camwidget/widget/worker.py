@@ -29,6 +29,7 @@ from ..engine import Explanation, Session
 from ..engine import gradients as _gradients
 from ..engine import methods as _methods
 from ..engine import progress as _progress
+from ..engine.filmstrip import CACHED_METHODS
 from .selection import Selection
 
 log = logging.getLogger("camwidget.widget")
@@ -41,6 +42,10 @@ RECENT = 32
 PROGRESS_EVERY_S = 0.2
 #: Explanations larger than this (image-sized maps of segment methods) are not kept.
 KEEP_AT_MOST_BYTES = 1 << 20
+#: After an answer of a method that is arithmetic on the cache (``CACHED_METHODS``), the maps of
+#: this many layers on either side of it are made in the idle time — the direction of the last
+#: step first — so that a step along the strip is answered from the recent cache (0: off).
+NEIGHBOURS = 1
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,8 @@ class Worker:
         self._shown: Explanation | None = None
         self._shown_key: str | None = None
         self._last_progress = 0.0
+        # the layers of the answer before the current one and of the current one (the direction of travel)
+        self._layers_answered: tuple[str | None, str | None] = (None, None)
         # The last selection the method refused with a ValueError (k larger than the number of
         # segments, …) and that error: asking again re-reports it without computing.
         self._failed: tuple[str, ValueError] | None = None
@@ -161,7 +168,7 @@ class Worker:
         return self._pending is not None or self._closed
 
     def wait_still(self, seconds: float) -> bool:
-        self._finish_gradients()  # the idle time first finishes the shown target's other layers
+        self._idle_work()  # the idle time first finishes the shown target's other layers
         with self._cond:
             self._cond.wait_for(self.superseded, seconds)
         return not self.superseded()
@@ -229,6 +236,8 @@ class Worker:
                 timer.cancel()
             answer = Answer(request, e, ms)
             self._shown, self._shown_key = e, key
+        if request.selection.layer != self._layers_answered[1]:
+            self._layers_answered = (self._layers_answered[1], request.selection.layer)
         job = Job(self, request)
         for subscriber in self._alive():
             if self.superseded():
@@ -237,7 +246,42 @@ class Worker:
                 self._shown_key = None
                 return
             subscriber.on_answer(answer, job)
+        self._idle_work()
+
+    def _idle_work(self) -> None:
+        """What the time between two requests is for: every layer's gradients of the shown
+        target, then the maps of the neighbouring layers (both stop at a newer request)."""
         self._finish_gradients()
+        request = self._current
+        if request is not None:
+            self._explain_neighbours(request.selection)
+
+    def _explain_neighbours(self, selection: Selection) -> None:
+        """The explanations of the ``NEIGHBOURS`` layers either side of ``selection``'s into the
+        recent cache (only for ``CACHED_METHODS``, whose maps are arithmetic once the target's
+        gradients are in). Errors are not reported here: they are when the layer is asked for."""
+        previous = self._layers_answered[0]
+        if NEIGHBOURS <= 0 or selection.method not in CACHED_METHODS or selection.fuse_layers or self.superseded():
+            return
+        names = [i.name for i in self._session.layers]
+        if selection.layer not in names:
+            return
+        here = names.index(selection.layer)
+        ahead = -1 if previous in names and names.index(previous) > here else 1
+        for distance in range(1, NEIGHBOURS + 1):
+            for j in (here + ahead * distance, here - ahead * distance):
+                if self.superseded():
+                    return
+                if not 0 <= j < len(names):
+                    continue
+                try:
+                    neighbour, refused = selection.changed(self._session, {"layer": names[j]})
+                    if not refused:
+                        self.explain(neighbour)
+                except _progress.Cancelled:
+                    return
+                except Exception:  # noqa: BLE001 - reported when the layer itself is asked for
+                    log.debug("camwidget: the neighbour %s was not explained", names[j], exc_info=True)
 
     def _finish_gradients(self) -> None:
         """After an answer of a gradient method, every other layer's gradients of its target, in
