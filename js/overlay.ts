@@ -25,6 +25,9 @@ export class Overlay {
   outline = true; // segment boundaries (segment methods only)
   hideRest = true; // dim what lies outside the selected segments (segment methods only)
   onPaint: (() => void) | null = null;
+  // The two scratch canvases of upsample(), made once (a reply used to create two per paint).
+  private small: HTMLCanvasElement | null = null;
+  private big: HTMLCanvasElement | null = null;
 
   constructor(doc: Document) {
     this.canvas = doc.createElement("canvas");
@@ -103,14 +106,12 @@ export class Overlay {
     if (!hw) return;
     const [h, w] = hw;
     const doc = this.canvas.ownerDocument;
-    const small = doc.createElement("canvas");
-    small.width = w;
-    small.height = h;
+    const small = (this.small ??= doc.createElement("canvas"));
+    const big = (this.big ??= doc.createElement("canvas"));
+    if (small.width !== w || small.height !== h) [small.width, small.height] = [w, h];
+    if (big.width !== this.width || big.height !== this.height) [big.width, big.height] = [this.width, this.height];
     const sctx = small.getContext("2d");
-    const big = doc.createElement("canvas");
-    big.width = this.width;
-    big.height = this.height;
-    const bctx = big.getContext("2d");
+    const bctx = big.getContext("2d", { willReadFrequently: true }); // read back every paint
     if (!sctx || !bctx) return; // no canvas backend (unit tests): nothing to draw
     const grey = new Uint8ClampedArray(w * h * 4);
     for (let p = 0; p < w * h; p++) {
@@ -123,6 +124,7 @@ export class Overlay {
     sctx.putImageData(makeImageData(grey, w, h), 0, 0);
     bctx.imageSmoothingEnabled = true;
     bctx.imageSmoothingQuality = "high";
+    bctx.clearRect(0, 0, this.width, this.height);
     bctx.drawImage(small, 0, 0, this.width, this.height);
     this.upsampled = bctx.getImageData(0, 0, this.width, this.height).data;
   }

@@ -38,10 +38,26 @@ function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
   const doc = el.ownerDocument;
   const tracker = new RequestTracker(model);
   const handlers: Array<[string, Callback]> = [];
+  // While a commit sets its traits, the handlers those changes fire are held and run once each
+  // after its message has gone: the request leaves before any redraw (a strip step's redraws
+  // took ~2 ms of a key press before the send).
+  let held: Set<Callback> | null = null;
   const on = (events: string, cb: Callback) => {
+    const run: Callback = (...args) => (held ? held.add(cb) : cb(...args));
     for (const ev of events.split(" ")) {
-      model.on(ev, cb);
-      handlers.push([ev, cb]);
+      model.on(ev, run);
+      handlers.push([ev, run]);
+    }
+  };
+  const commit = (changes: Record<string, unknown>) => {
+    held = new Set();
+    try {
+      tracker.commit(changes);
+    } finally {
+      const later = held;
+      held = null;
+      later.add(refreshStatus); // "computing…" (once, if the request's own handler holds it too)
+      for (const cb of later) cb();
     }
   };
   /** Run `fn` now and whenever one of `traits` changes (one wiring per handler). */
@@ -56,14 +72,12 @@ function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
   const overlay = new Overlay(doc);
   const colorbar = new ColorBar(doc);
   const region = new RegionSelector(doc, (r) => {
-    tracker.commit({ region: r });
-    refreshStatus();
+    commit({ region: r });
   });
   // A segmentation model: a second selector on the output map's pixels (target_box), and the
   // toggle that says which of the two a drag sets.
   const outputBox = new RegionSelector(doc, (box) => {
-    tracker.commit({ target_box: box });
-    refreshStatus();
+    commit({ target_box: box });
   }, undefined, {
     testid: "output-box-selector",
     title: "Drag a box of the output map: explain the class's score summed over it; click to clear",
@@ -78,18 +92,16 @@ function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
   const strip = new LayerStrip(
     doc,
     (name) => {
+      // A plain step ends a fusion (also on the stop already current).
+      commit({ layer: name, region: null, channels: null, ...(fusing() ? { fuse_layers: [] } : {}) });
       region.setGrid(gridOf(layers(), name));
       region.setRegion(null);
-      // A plain step ends a fusion (also on the stop already current).
-      tracker.commit({ layer: name, region: null, channels: null, ...(fusing() ? { fuse_layers: [] } : {}) });
-      refreshStatus();
     },
     undefined,
     (names, layer) => {
       region.setGrid(gridOf(layers(), layer));
       region.setRegion(null);
-      tracker.commit(names.length ? { fuse_layers: names } : { layer, fuse_layers: [], region: null, channels: null });
-      refreshStatus();
+      commit(names.length ? { fuse_layers: names } : { layer, fuse_layers: [], region: null, channels: null });
     },
   );
   // LayerCAM's tanh scaling of the fused maps (shown while layers are fused).
@@ -98,8 +110,7 @@ function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
   gammaBox.setAttribute("data-testid", "fuse-gamma");
   gammaBox.title = "LayerCAM's scaling tanh(2 · M / max M) of each map before fusing (lifts shallow layers)";
   gammaBox.addEventListener("change", () => {
-    tracker.commit({ fuse_gamma: gammaBox.checked ? 2 : null });
-    refreshStatus();
+    commit({ fuse_gamma: gammaBox.checked ? 2 : null });
   });
   const gammaLabel = doc.createElement("label");
   gammaLabel.className = "cw-fuse-gamma";
@@ -109,18 +120,15 @@ function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
   gammaLabel.hidden = true;
   strip.box.insertBefore(gammaLabel, strip.el);
   const classes = new ClassPicker(doc, (target) => {
-    tracker.commit({ target });
-    refreshStatus();
+    commit({ target });
   });
   const methods = new MethodPicker(
     doc,
     (method) => {
-      tracker.commit({ method, params: {} });
-      refreshStatus();
+      commit({ method, params: {} });
     },
     (params) => {
-      tracker.commit({ params });
-      refreshStatus();
+      commit({ params });
     },
   );
 
@@ -129,8 +137,7 @@ function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
     doc,
     model,
     commit: (changes) => {
-      tracker.commit(changes);
-      refreshStatus();
+      commit(changes);
     },
     send: (content) => model.send?.(content),
   };
@@ -151,13 +158,11 @@ function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
   };
   const mapsTab = tab("Feature maps", "tab-maps", () => {
     if (model.get("method") !== "inv") return;
-    tracker.commit({ method: lastMethod, params: {} });
-    refreshStatus();
+    commit({ method: lastMethod, params: {} });
   });
   const clustersTab = tab("Clusters", "tab-clusters", () => {
     if (model.get("method") === "inv") return;
-    tracker.commit({ method: "inv", params: { cluster: 0 } });
-    refreshStatus();
+    commit({ method: "inv", params: { cluster: 0 } });
   });
 
   // View-only controls: they set synced traits but never a request id, so no kernel work.

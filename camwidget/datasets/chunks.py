@@ -100,6 +100,30 @@ def split(blocks: Sequence[tuple[Any, np.ndarray]], rows: slice) -> tuple[list[t
     return direct, rest
 
 
+def open_local_array(group, name: str):
+    """The v3 array ``name`` of ``group`` on a local store, built from its ``zarr.json`` read as a
+    file (~0.1 ms; ``group[name]`` takes ~0.5 ms, the first unit of Grad-CAM at every layer of the
+    default model opens 134), or None (not local, not there, not a v3 array: open it through Zarr)."""
+    import json
+
+    from zarr import Array
+    from zarr.core.array import AsyncArray
+    from zarr.storage import LocalStore, StorePath
+
+    store = group.store
+    if not isinstance(store, LocalStore):
+        return None
+    path = f"{group.path}/{name}" if group.path else name
+    try:
+        with open(os.path.join(str(store.root), *path.split("/"), "zarr.json"), "rb") as file:
+            document = json.load(file)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(document, dict) or document.get("zarr_format") != 3 or document.get("node_type") != "array":
+        return None
+    return Array(AsyncArray(metadata=document, store_path=StorePath(store, path)))
+
+
 def write_metadata(group, nodes: dict[str, Any]) -> bool:
     """Write the ``zarr.json`` of every array ``nodes`` (path in the store → Zarr v3 array metadata)
     and of every parent group not yet there, as files; False (nothing written) where the store is

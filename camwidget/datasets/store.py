@@ -144,7 +144,7 @@ class ResultsStore:
     def array(self, name: str):
         """The Zarr array ``name`` of the store (opened once: opening reads its metadata)."""
         if name not in self._arrays:
-            self._arrays[name] = self.group[name]
+            self._arrays[name] = chunks.open_local_array(self.group, name) or self.group[name]
         return self._arrays[name]
 
     def done(self) -> np.ndarray:

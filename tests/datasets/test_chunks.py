@@ -96,3 +96,23 @@ def test_new_arrays_metadata_written_as_files_equals_zarrs_own(tmp_path):
     reopened_rw = zarr.open_group(str(tmp_path / "local.zarr"), mode="r+")
     reopened_rw["maps/gradcam/b"][:] = np.ones((5, 3, 2), np.float32)
     assert reopened_rw["maps/gradcam/b"][:].sum() == 30
+
+
+def test_an_array_opened_from_its_metadata_file_is_zarrs_own(tmp_path):
+    group = zarr.open_group(str(tmp_path / "s.zarr"), mode="w")
+    sub = group.create_group("maps")
+    _array(sub, "m/layer.1", 5, 2, (3, 4))
+    group.create_array("items/label", shape=(5,), dtype=str)
+    reopened = zarr.open_group(str(tmp_path / "s.zarr"), mode="r+")
+    for base, name in ((reopened, "maps/m/layer.1"), (reopened["maps"], "m/layer.1"), (reopened, "items/label")):
+        ours, theirs = chunks.open_local_array(base, name), base[name]
+        assert ours is not None and ours.path == theirs.path
+        assert repr(ours.metadata.to_dict()) == repr(theirs.metadata.to_dict())
+    ours = chunks.open_local_array(reopened, "maps/m/layer.1")
+    ours[0:2] = np.ones((2, 3, 4), dtype=np.float32)  # writable, and read back through Zarr
+    np.testing.assert_array_equal(zarr.open_group(str(tmp_path / "s.zarr"))["maps/m/layer.1"][0:2], 1)
+    assert chunks.open_local_array(reopened, "maps") is None  # a group
+    assert chunks.open_local_array(reopened, "no/such") is None
+    memory = zarr.open_group(zarr.storage.MemoryStore(), mode="w")
+    _array(memory, "a", 2, 1, ())
+    assert chunks.open_local_array(memory, "a") is None  # not a local store: through Zarr
