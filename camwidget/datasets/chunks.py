@@ -108,6 +108,7 @@ def open_local_array(group, name: str):
 
     from zarr import Array
     from zarr.core.array import AsyncArray
+    from zarr.core.metadata import ArrayV3Metadata
     from zarr.storage import LocalStore, StorePath
 
     store = group.store
@@ -121,7 +122,7 @@ def open_local_array(group, name: str):
         return None
     if not isinstance(document, dict) or document.get("zarr_format") != 3 or document.get("node_type") != "array":
         return None
-    return Array(AsyncArray(metadata=document, store_path=StorePath(store, path)))
+    return Array(AsyncArray(metadata=ArrayV3Metadata.from_dict(document), store_path=StorePath(store, path)))
 
 
 def write_metadata(group, nodes: dict[str, Any]) -> bool:
