@@ -5,7 +5,7 @@ A unit of ``explain_dataset`` writes one chunk of each of its ~134 arrays (maps 
 every layer). Through ``zarr``'s ``setitem`` (an event loop, a task and a worker thread per
 chunk, a read-modify-write check per selection) that cost 0.4–0.9 s per unit of 32 items on this
 machine, of which encoding and the files themselves are ~0.1 s. Where the chunk is whole and
-the array is plain — Zarr v3, the ``bytes`` codec (little-endian) followed by ``zstd`` (no
+the array is plain — float32, int32 or bool, Zarr v3, the ``bytes`` codec (little-endian) followed by ``zstd`` (no
 sharding, no other codec), a regular grid with one chunk across every axis but the first, on a
 ``LocalStore`` — this module encodes the block with the same codec (``numcodecs.Zstd`` with the
 array's level and checksum flag), and writes it under the array's own chunk key as Zarr does: to a
@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+#: The dtypes written directly (fixed size, one byte order): the maps, weights, targets, scores and done flags.
+DIRECT_DTYPES = (np.dtype("float32"), np.dtype("int32"), np.dtype("bool"))
 
 def _zstd_of(array) -> Any:
     """The numcodecs compressor equal to ``array``'s codecs, or None when they are anything else."""
@@ -48,7 +50,7 @@ def direct_path(array, rows: slice, values: np.ndarray) -> tuple[str, bytes] | N
     from zarr.storage import LocalStore
 
     store = array.store_path.store
-    if not isinstance(store, LocalStore) or values.dtype != np.float32 or array.dtype != np.float32:
+    if not isinstance(store, LocalStore) or array.dtype not in DIRECT_DTYPES or values.dtype != array.dtype:
         return None
     chunks, shape = tuple(array.chunks), tuple(array.shape)
     start, stop = rows.start or 0, rows.stop
@@ -61,11 +63,11 @@ def direct_path(array, rows: slice, values: np.ndarray) -> tuple[str, bytes] | N
         return None
     block = values
     if len(values) < chunks[0]:  # the edge chunk: stored at full size, padded with the fill value
-        block = np.full(chunks, array.fill_value, dtype=np.float32)
+        block = np.full(chunks, array.fill_value, dtype=array.dtype)
         block[:len(values)] = values
     key = array.metadata.encode_chunk_key((start // chunks[0], *([0] * (len(shape) - 1))))
     path = os.path.join(str(store.root), *array.path.split("/"), *key.split("/"))
-    return path, compressor.encode(np.ascontiguousarray(block, dtype="<f4"))
+    return path, compressor.encode(np.ascontiguousarray(block, dtype=array.dtype.newbyteorder("<")))
 
 
 def write_file(path: str, data: bytes) -> None:
@@ -88,11 +90,19 @@ def write_file(path: str, data: bytes) -> None:
         raise
 
 
-def split(blocks: Sequence[tuple[Any, np.ndarray]], rows: slice) -> tuple[list[tuple[str, bytes]], list]:
-    """``blocks`` (array, values) split into the direct writes and the rest (for Zarr)."""
+def split(blocks: Sequence[tuple[Any, np.ndarray]], rows: slice,
+          threads: int = 1) -> tuple[list[tuple[str, bytes]], list]:
+    """``blocks`` (array, values) split into the direct writes, encoded (in ``threads`` threads),
+    and the rest (for Zarr)."""
+    if threads > 1 and len(blocks) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(threads, len(blocks)), thread_name_prefix="camwidget-encode") as pool:
+            encodings = list(pool.map(lambda block: direct_path(block[0], rows, block[1]), blocks))
+    else:
+        encodings = [direct_path(array, rows, values) for array, values in blocks]
     direct, rest = [], []
-    for array, values in blocks:
-        encoded = direct_path(array, rows, values)
+    for (array, values), encoded in zip(blocks, encodings):
         if encoded is None:
             rest.append((array, values))
         else:

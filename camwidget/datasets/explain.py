@@ -153,7 +153,9 @@ def batches_of(run: Callable, batch_size: int) -> Callable:
 def run_units(store: ResultsStore, run: Callable, progress: bool) -> None:
     """Run and write every pending unit. A writer thread stores unit k (Zarr's encoding and file
     writes) while unit k + 1 computes; at most one unit waits to be written, and a write's error
-    is raised here, by the next unit or at the end."""
+    is raised here, by the next unit or at the end. The last unit is written here, its chunks
+    encoded on every core (nothing else runs then; during the run one writer thread leaves the
+    cores to torch)."""
     from concurrent.futures import ThreadPoolExecutor
 
     units = store.pending_units()
@@ -168,10 +170,16 @@ def run_units(store: ResultsStore, run: Callable, progress: bool) -> None:
 
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="camwidget-zarr") as writer:
-            for unit in units:
+            for k, unit in enumerate(units):
                 results = run(unit)
                 finish()
-                writing, written = writer.submit(store.write, results), len(unit)
+                if k == len(units) - 1:  # nothing computes any more: the last one encoded on every core
+                    writing = None
+                    store.write(results, threads=os.cpu_count() or 1)
+                    if bar is not None:
+                        bar.update(len(unit))
+                else:
+                    writing, written = writer.submit(store.write, results), len(unit)
             finish()
     finally:
         if bar is not None:

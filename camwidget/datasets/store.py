@@ -156,8 +156,9 @@ class ResultsStore:
         return [list(range(s, min(s + self.chunk, n))) for s in range(0, n, self.chunk)
                 if not done[s:s + self.chunk].all()]
 
-    def write(self, results: list[ItemResult]) -> None:
-        """Write one unit (consecutive items starting at a chunk boundary) as whole chunks."""
+    def write(self, results: list[ItemResult], threads: int = 1) -> None:
+        """Write one unit (consecutive items starting at a chunk boundary) as whole chunks,
+        encoded on ``threads`` threads."""
         start, stop = results[0].index, results[-1].index + 1
         if start % self.chunk or stop - start != len(results):
             raise ValueError(f"results: a unit must be consecutive items from a chunk boundary, got {start}..{stop}")
@@ -185,8 +186,9 @@ class ResultsStore:
                    ("items/target", np.asarray([r.target for r in results], dtype=np.int32)),
                    ("items/score", np.asarray([r.score for r in results], dtype=np.float32)),
                    ("items/probability", np.asarray([r.probability for r in results], dtype=np.float32))]
-        write_blocks([(self.array(name), values) for name, values in blocks], slice(start, stop))
-        self.group["items/done"][start:stop] = np.ones(len(results), dtype=bool)  # last: the unit is complete
+        write_blocks([(self.array(name), values) for name, values in blocks], slice(start, stop), threads)
+        write_blocks([(self.array("items/done"), np.ones(len(results), dtype=bool))],  # last: the unit is complete
+                     slice(start, stop))
 
 
 def create_arrays(group, arrays: Sequence[tuple[str, dict[str, Any]]]) -> None:
@@ -213,14 +215,15 @@ def create_arrays(group, arrays: Sequence[tuple[str, dict[str, Any]]]) -> None:
         pass
 
 
-def write_blocks(blocks: Sequence[tuple[Any, np.ndarray]], rows: slice) -> None:
+def write_blocks(blocks: Sequence[tuple[Any, np.ndarray]], rows: slice, threads: int = 1) -> None:
     """Write ``blocks`` (a Zarr array, its values) at ``rows`` of each array: whole chunks of
     plain float32 arrays on a local store as files (``datasets/chunks.py``, 0.4–0.9 → ~0.1 s per
     unit), the rest through Zarr, all at once (its chunks encoded and stored concurrently: one
-    round trip to its event loop instead of one per array)."""
+    round trip to its event loop instead of one per array). ``threads`` > 1: the direct chunks
+    encoded in that many threads (the compressors release the GIL)."""
     from zarr.core.sync import sync
 
-    direct, rest = chunks.split(blocks, rows)
+    direct, rest = chunks.split(blocks, rows, threads)
     for path, data in direct:
         chunks.write_file(path, data)
     if not rest:

@@ -14,25 +14,29 @@ from camwidget.datasets.store import write_blocks
 zarr = pytest.importorskip("zarr")
 
 
-def _array(group, name: str, n: int, chunk: int, grid: tuple[int, ...], compressors=None):
+FILLS = {"float32": np.nan, "int32": -1, "bool": False}
+
+
+def _array(group, name: str, n: int, chunk: int, grid: tuple[int, ...], compressors=None, dtype="float32"):
     if compressors is None:
         compressors = zarr.codecs.ZstdCodec(level=1)
-    return group.create_array(name, shape=(n, *grid), chunks=(chunk, *grid), dtype="float32",
-                              fill_value=np.nan, compressors=compressors)
+    return group.create_array(name, shape=(n, *grid), chunks=(chunk, *grid), dtype=dtype,
+                              fill_value=FILLS[dtype], compressors=compressors)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(n=st.integers(1, 9), chunk=st.integers(1, 4), grid=st.lists(st.integers(1, 5), min_size=0, max_size=2),
-       level=st.integers(1, 5), seed=st.integers(0, 2**16))
-def test_direct_chunks_read_back_as_zarrs_own(tmp_path_factory, n, chunk, grid, level, seed):
+       level=st.integers(1, 5), seed=st.integers(0, 2**16), dtype=st.sampled_from(sorted(FILLS)))
+def test_direct_chunks_read_back_as_zarrs_own(tmp_path_factory, n, chunk, grid, level, seed, dtype):
     root = tmp_path_factory.mktemp("store")
     group = zarr.open_group(str(root / "direct.zarr"), mode="w")
     reference = zarr.open_group(str(root / "zarr.zarr"), mode="w")
     grid = tuple(grid)
-    ours = _array(group, "maps/a", n, chunk, grid, zarr.codecs.ZstdCodec(level=level))
-    theirs = _array(reference, "maps/a", n, chunk, grid, zarr.codecs.ZstdCodec(level=level))
-    values = np.random.default_rng(seed).standard_normal((n, *grid)).astype(np.float32)
-    values[values > 1.5] = np.nan
+    ours = _array(group, "maps/a", n, chunk, grid, zarr.codecs.ZstdCodec(level=level), dtype)
+    theirs = _array(reference, "maps/a", n, chunk, grid, zarr.codecs.ZstdCodec(level=level), dtype)
+    normal = np.random.default_rng(seed).standard_normal((n, *grid))
+    values = {"float32": np.where(normal > 1.5, np.nan, normal).astype(np.float32),
+              "int32": (normal * 1000).astype(np.int32), "bool": normal > 0}[dtype]
     direct = 0
     for start in range(0, n, chunk):
         rows = slice(start, min(start + chunk, n))
@@ -116,3 +120,20 @@ def test_an_array_opened_from_its_metadata_file_is_zarrs_own(tmp_path):
     memory = zarr.open_group(zarr.storage.MemoryStore(), mode="w")
     _array(memory, "a", 2, 1, ())
     assert chunks.open_local_array(memory, "a") is None  # not a local store: through Zarr
+
+
+def test_chunks_encoded_in_threads_are_the_same_files(tmp_path):
+    values = np.random.default_rng(1).standard_normal((4, 3, 5)).astype(np.float32)
+    stores = []
+    for threads in (1, 3):
+        group = zarr.open_group(str(tmp_path / f"t{threads}.zarr"), mode="w")
+        arrays = [_array(group, f"maps/a{i}", 4, 4, (3, 5)) for i in range(5)]
+        labels = group.create_array("items/label", shape=(4,), dtype=str)
+        write_blocks([(a, values + i) for i, a in enumerate(arrays)] + [(labels, np.asarray(list("abcd")))],
+                     slice(0, 4), threads)
+        stores.append(group)
+    for i in range(5):
+        np.testing.assert_array_equal(stores[1][f"maps/a{i}"][:], values + i)
+        first = (tmp_path / "t1.zarr" / "maps" / f"a{i}" / "c" / "0" / "0" / "0").read_bytes()
+        assert (tmp_path / "t3.zarr" / "maps" / f"a{i}" / "c" / "0" / "0" / "0").read_bytes() == first
+    assert list(stores[1]["items/label"][:]) == list("abcd")
