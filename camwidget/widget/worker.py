@@ -173,8 +173,9 @@ class Worker:
             self._cond.wait_for(self.superseded, seconds)
         return not self.superseded()
 
-    def explain(self, selection: Selection) -> tuple[Explanation, float]:
-        """(explanation, milliseconds computing) — from the cache, else computed cancellably."""
+    def explain(self, selection: Selection, report: bool = True) -> tuple[Explanation, float]:
+        """(explanation, milliseconds computing) — from the cache, else computed cancellably
+        (``report``: its progress is the current request's, published to the panels)."""
         key = selection.key
         with self._lock:
             e = self._recent.get(key)
@@ -182,7 +183,7 @@ class Worker:
                 self._recent.move_to_end(key)
                 return e, 0.0
             started = time.perf_counter()
-            with _progress.reporting(self._on_progress, cancelled=self.superseded):
+            with _progress.reporting(self._on_progress if report else None, cancelled=self.superseded):
                 e = self._session.explain(selection.method, **selection.explain_kwargs())
             if e.map.nbytes <= KEEP_AT_MOST_BYTES:
                 self._recent[key] = e
@@ -277,7 +278,7 @@ class Worker:
                 try:
                     neighbour, refused = selection.changed(self._session, {"layer": names[j]})
                     if not refused:
-                        self.explain(neighbour)
+                        self.explain(neighbour, report=False)  # not the shown request's progress
                 except _progress.Cancelled:
                     return
                 except Exception:  # noqa: BLE001 - reported when the layer itself is asked for
