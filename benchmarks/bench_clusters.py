@@ -77,7 +77,8 @@ def main() -> None:
     ]
     for label, session, layers in rows:
         fwd = forward_time(session, args.repeats)
-        t = median_time(lambda i: inv.clusters_for_layers(session, layers, seed=1000 + i), args.repeats)
+        t = median_time(lambda i, session=session, layers=layers: inv.clusters_for_layers(session, layers, seed=1000 + i),
+                        args.repeats)
         survivors = [len(inv.cluster_layer(session, n, seed=1000).survivors) for n in layers]
         counts = [len(inv.cluster_layer(session, n, seed=1000).clusters) for n in layers]
         print(f"  {label}: clustering {t * 1e3:8.1f} ms | one forward (no grad) {fwd * 1e3:7.1f} ms | "
@@ -94,7 +95,7 @@ def main() -> None:
         repeats = args.repeats if sum(len(p) for p in points) < 2000 else 1
         cells = []
         for backend, threads in (("sklearn", None), ("sklearn", 1), ("opentsne", 1)):
-            def run(_):
+            def run(_, threads=threads, backend=backend, points=points):
                 with threadpool_limits(limits=threads):
                     return [inv.embed(p, 0, backend) for p in points]
             t, runs = timed_runs(run, repeats)

@@ -63,21 +63,21 @@ def main() -> None:
         image = cw.samples.load(name)
         x = preprocess(image)
 
-        def forward():
+        def forward(x=x):
             with torch.no_grad():
                 model(x)
 
         fwd = median_seconds(forward, repeats=5)
 
-        def secam(segmenter):
+        def secam(segmenter, image=image):
             return lambda: cw.Session(model, image, preprocess=preprocess, classes=classes).explain(
                 "secam", segmenter=segmenter)
 
         secam_s = median_seconds(secam("slic"), repeats=args.repeats, warmup=0)
         secam_q = median_seconds(secam("quickshift"), repeats=args.repeats, warmup=0)
-        package_s, explanation = timed(lambda: lime_image.LimeImageExplainer().explain_instance(
+        package_s, explanation = timed(lambda image=image: lime_image.LimeImageExplainer().explain_instance(
             image, classifier_fn, num_samples=args.lime_samples))
-        ours_s, ours = timed(lambda: cw.Session(model, image, preprocess=preprocess, classes=classes).explain(
+        ours_s, ours = timed(lambda image=image: cw.Session(model, image, preprocess=preprocess, classes=classes).explain(
             "lime", n_samples=args.lime_samples))
         row = dict(image=name, size=f"{image.shape[1]}×{image.shape[0]}", forward=fwd, secam=secam_s,
                    secam_q=secam_q, lime=package_s, ours=ours_s, segments=ours.params["segment_count"])
@@ -102,7 +102,7 @@ def main() -> None:
     print(f"SeCAM vs camwidget LIME: median {statistics.median(r['ours'] / r['secam'] for r in rows):.0f}× faster")
     print(f"camwidget LIME vs lime package: median {statistics.median(r['lime'] / r['ours'] for r in rows):.2f}× faster")
     print()
-    print(f"| image | size | segments (quickshift) | forward | SeCAM (SLIC) | SeCAM (quickshift) | `lime` package | our LIME | lime / SeCAM |")
+    print("| image | size | segments (quickshift) | forward | SeCAM (SLIC) | SeCAM (quickshift) | `lime` package | our LIME | lime / SeCAM |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['image']} | {r['size']} | {r['segments']} | {r['forward'] * 1000:.0f} ms | {r['secam'] * 1000:.0f} ms | "

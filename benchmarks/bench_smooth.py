@@ -81,7 +81,7 @@ def main() -> None:
         for _ in range(args.sweep_rounds):
             for bs, name in configs:
                 smooth.MEMORY_FORMAT = FORMATS[name]
-                runs[(bs, name)].append(timed(lambda: ours(bs)))
+                runs[(bs, name)].append(timed(lambda bs=bs: ours(bs)))
         results = {c: statistics.median(v) for c, v in runs.items()}
         for (bs, name), seconds in results.items():
             print(f"  batch_size={bs:>2} {name:<13} {seconds:7.2f} s  ({seconds / args.n:.3f} s/copy)  "
@@ -105,7 +105,7 @@ def main() -> None:
         deep.append(timed(lambda: ours(batch_size)))
         theirs.append(timed(torchcam))
         box = {}
-        every.append(timed(lambda: box.setdefault("session", ours(batch_size, every_layer=True))))
+        every.append(timed(lambda box=box: box.setdefault("session", ours(batch_size, every_layer=True))))
     other = timed(lambda: box["session"].explain("smooth-gradcam++", layer="layer2.1.conv2", target=target, n=args.n,
                                                   channels=list(range(0, 128, 2)), region=(4, 4, 20, 20)))
     assert hook_count(model) == 0
