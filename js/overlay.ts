@@ -124,7 +124,6 @@ export class Overlay {
     sctx.putImageData(makeImageData(grey, w, h), 0, 0);
     bctx.imageSmoothingEnabled = true;
     bctx.imageSmoothingQuality = "high";
-    bctx.clearRect(0, 0, this.width, this.height);
     bctx.drawImage(small, 0, 0, this.width, this.height);
     this.upsampled = bctx.getImageData(0, 0, this.width, this.height).data;
   }

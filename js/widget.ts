@@ -92,10 +92,9 @@ function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
   const strip = new LayerStrip(
     doc,
     (name) => {
-      // A plain step ends a fusion (also on the stop already current).
+      // A plain step ends a fusion (also on the stop already current); the region selector
+      // follows from the held layer and region handlers.
       commit({ layer: name, region: null, channels: null, ...(fusing() ? { fuse_layers: [] } : {}) });
-      region.setGrid(gridOf(layers(), name));
-      region.setRegion(null);
     },
     undefined,
     (names, layer) => {

@@ -165,21 +165,20 @@ def run_units(store: ResultsStore, run: Callable, progress: bool) -> None:
     def finish() -> None:  # the previous unit's write, and its items on the bar
         if writing is not None:
             writing.result()
-            if bar is not None:
-                bar.update(written)
+        if bar is not None and written:
+            bar.update(written)
 
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="camwidget-zarr") as writer:
             for k, unit in enumerate(units):
                 results = run(unit)
                 finish()
-                if k == len(units) - 1:  # nothing computes any more: the last one encoded on every core
+                if k < len(units) - 1:
+                    writing = writer.submit(store.write, results)
+                else:  # nothing computes any more: the last unit written here, encoded on every core
                     writing = None
                     store.write(results, threads=os.cpu_count() or 1)
-                    if bar is not None:
-                        bar.update(len(unit))
-                else:
-                    writing, written = writer.submit(store.write, results), len(unit)
+                written = len(unit)
             finish()
     finally:
         if bar is not None:

@@ -117,8 +117,7 @@ class Worker:
         self._shown: Explanation | None = None
         self._shown_key: str | None = None
         self._last_progress = 0.0
-        # the layers of the answer before the current one and of the current one (the direction of travel)
-        self._layers_answered: tuple[str | None, str | None] = (None, None)
+        self._came_from: str | None = None  # the layer shown before ``_shown``'s (the direction of travel)
         # The last selection the method refused with a ValueError (k larger than the number of
         # segments, …) and that error: asking again re-reports it without computing.
         self._failed: tuple[str, ValueError] | None = None
@@ -236,9 +235,9 @@ class Worker:
             finally:
                 timer.cancel()
             answer = Answer(request, e, ms)
+            if self._shown is not None and self._shown.layer != e.layer:
+                self._came_from = self._shown.layer
             self._shown, self._shown_key = e, key
-        if request.selection.layer != self._layers_answered[1]:
-            self._layers_answered = (self._layers_answered[1], request.selection.layer)
         job = Job(self, request)
         for subscriber in self._alive():
             if self.superseded():
@@ -261,7 +260,7 @@ class Worker:
         """The explanations of the ``NEIGHBOURS`` layers either side of ``selection``'s into the
         recent cache (only for ``CACHED_METHODS``, whose maps are arithmetic once the target's
         gradients are in). Errors are not reported here: they are when the layer is asked for."""
-        previous = self._layers_answered[0]
+        previous = self._came_from
         if NEIGHBOURS <= 0 or selection.method not in CACHED_METHODS or selection.fuse_layers or self.superseded():
             return
         names = [i.name for i in self._session.layers]
