@@ -1,8 +1,9 @@
 """Superpixels of an image: the regions SeCAM scores and LIME switches on and off.
 
-Three segmenters, all from scikit-image:
+Three segmenters, scikit-image's:
 
-- ``"slic"`` (SeCAM's default): ``slic(image, n_segments, compactness=10, start_label=0)``.
+- ``"slic"`` (SeCAM's default): ``slic(image, n_segments, compactness=10, start_label=0)``,
+  computed by ``engine/slic.py`` — the same labels, its k-means on every core.
 - ``"quickshift"`` with LIME's parameters (``kernel_size=4, max_dist=200, ratio=0.2``) and
   scikit-image's default seed (``rng=42``) — exactly what the ``lime`` package runs by default
   (its wrapper drops its own ``random_seed`` because scikit-image renamed that argument).
@@ -22,6 +23,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+
+from . import slic
 
 SEGMENTERS = ("slic", "quickshift", "felzenszwalb")
 
@@ -73,7 +76,7 @@ def segment(image: np.ndarray, segmenter: str = "slic", n_segments: int = 50) ->
     from skimage import segmentation
 
     if segmenter == "slic":
-        labels = segmentation.slic(image, n_segments=n_segments, compactness=SLIC_COMPACTNESS, start_label=0)
+        labels = slic.slic(image, n_segments, SLIC_COMPACTNESS)
     elif segmenter == "quickshift":
         labels = segmentation.quickshift(image, **QUICKSHIFT)
     else:
