@@ -21,6 +21,7 @@ second or two, cached on disk next to this file or in numba's user cache).
 """
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +32,7 @@ import numpy as np
 MAX_ITERATIONS = 10        # scikit-image's max_num_iter
 MIN_SIZE_FACTOR = 0.5      # scikit-image's min_size_factor / max_size_factor
 MAX_SIZE_FACTOR = 3.0
+BANDS_PER_THREAD = 4         # bands of rows per thread and step: uneven cores even out
 
 _pool: ThreadPoolExecutor | None = None
 _kernels: Any = None
@@ -76,12 +78,12 @@ def slic(image: np.ndarray, n_segments: int, compactness: float = 10.0,
     distance = np.empty((height, width), dtype=np.float64)
     rows = np.arange(height, dtype=np.float64)
     columns = np.arange(width, dtype=np.float64)
-    bands = _bounds(height, n_threads)
+    bands = _bounds(height, BANDS_PER_THREAD * n_threads if n_threads > 1 else 1)
     for _ in range(MAX_ITERATIONS):
         def assign(band: tuple[int, int]) -> bool:
             return kernels.assign(planes, segments, columns, window_steps[1], window_steps[2],
                                   spatial_weight, labels, distance, band[0], band[1])
-        if not any(_map(assign, bands)):
+        if not any(_map(assign, bands, n_threads)):
             break
         if not kernels.update(planes, labels, segments, rows, columns):
             return _skimage(image, n_segments, compactness)  # a pixel no window reached
@@ -107,7 +109,7 @@ def _lab_planes(image: np.ndarray, ratio: float, n_threads: int) -> np.ndarray:
     from skimage.util import img_as_float
 
     height, width = image.shape[:2]
-    blocks = _bounds(height, 2 * n_threads if n_threads > 1 else 1)  # smaller blocks stay in cache
+    blocks = _bounds(height, BANDS_PER_THREAD * n_threads if n_threads > 1 else 1)  # small blocks stay in cache
     floats = np.empty((height, width, 3), dtype=np.float64)
 
     def to_float(block: tuple[int, int]) -> tuple[float, float]:
@@ -115,7 +117,7 @@ def _lab_planes(image: np.ndarray, ratio: float, n_threads: int) -> np.ndarray:
         floats[block[0]:block[1]] = part
         return (part.min(), part.max()) if part.size else (math.inf, -math.inf)
 
-    ranges = _map(to_float, blocks)
+    ranges = _map(to_float, blocks, n_threads)
     low = min(r[0] for r in ranges)
     high = max(r[1] for r in ranges)
     planes = np.empty((3, height, width), dtype=np.float64)
@@ -128,7 +130,7 @@ def _lab_planes(image: np.ndarray, ratio: float, n_threads: int) -> np.ndarray:
         lab = rgb2lab(part[np.newaxis])[0]
         planes[:, block[0]:block[1]] = np.moveaxis(lab * ratio, -1, 0)
 
-    _map(to_lab, blocks)
+    _map(to_lab, blocks, n_threads)
     return planes
 
 
@@ -138,16 +140,28 @@ def _bounds(size: int, parts: int) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a] or [(0, 0)]
 
 
-def _map(fn, items: list) -> list:
-    """``fn`` over ``items``: the first in this thread, the others on the pool, in order."""
+def _map(fn, items: list, n_threads: int) -> list:
+    """``fn`` over ``items`` (results in order) on this thread and the pool's, each taking the next
+    item when it is free, so a core busy elsewhere (the model's forward) delays no one."""
     global _pool
-    if len(items) == 1:
-        return [fn(items[0])]
+    if len(items) == 1 or n_threads == 1:
+        return [fn(item) for item in items]
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=max(1, threads() - 1), thread_name_prefix="camwidget-slic")
-    futures = [_pool.submit(fn, item) for item in items[1:]]
-    first = fn(items[0])
-    return [first] + [f.result() for f in futures]
+    results: list = [None] * len(items)
+    taken = itertools.count()  # next() on it is atomic in CPython
+
+    def work() -> None:
+        for i in iter(lambda: next(taken), None):
+            if i >= len(items):
+                return
+            results[i] = fn(items[i])
+
+    helpers = [_pool.submit(work) for _ in range(min(len(items), n_threads, threads()) - 1)]
+    work()
+    for helper in helpers:
+        helper.result()
+    return results
 
 
 def _load() -> Any:
