@@ -49,14 +49,23 @@ def _survey(model: nn.Module) -> tuple[tuple, bool, int]:
     each slot matters (an in-place change, or a new ``.data``, shows through the shared object): their
     ids. For the 4-D parameters, copied, also the storage and the version counter (in-place changes)."""
     signature: list[object] = []
+    append, extend = signature.append, signature.extend
     hooked, convolutions = False, 0
-    for m in model.modules():
-        hooked = hooked or bool(m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks)
+    # model.modules() without its names (named_modules builds a string per module: 4× the walk)
+    pending, seen = [model], set()
+    while pending:
+        m = pending.pop()
+        if id(m) in seen:
+            continue
+        seen.add(id(m))
+        if m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks:
+            hooked = True
         convolutions += isinstance(m, nn.Conv2d)
         for t in m._parameters.values():
             if t is not None:
-                signature.append((id(t), t.data_ptr(), t._version) if t.dim() == 4 else id(t))
-        signature.extend(id(t) for t in m._buffers.values())
+                append((id(t), t.data_ptr(), t._version) if t.dim() == 4 else id(t))
+        extend(id(t) for t in m._buffers.values())
+        pending.extend(c for c in m._modules.values() if c is not None)
     return tuple(signature), hooked, convolutions
 
 
