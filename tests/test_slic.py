@@ -88,3 +88,19 @@ def test_segment_numbers_the_labels_from_zero():
     labels = segments.segment(image, "slic", 40)
     assert labels.dtype == np.int32
     np.testing.assert_array_equal(labels, segments.relabel(reference(image, 40, segments.SLIC_COMPACTNESS)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from([np.int8, np.uint8, np.int32, np.uint32, np.int64, np.uint64]),
+       st.integers(1, 12), st.integers(1, 12), st.integers(1, 40), st.integers(-50, 50), st.data())
+def test_relabel_equals_uniques_inverse(dtype, h, w, spread, shift, data):
+    """The linear-time renumbering against np.unique on dense, sparse, shifted and wide labels."""
+    info = np.iinfo(dtype)
+    low = max(int(info.min), min(int(info.max), shift))
+    values = data.draw(st.lists(st.integers(low, min(int(info.max), low + spread * 1000 if spread > 30 else low + spread)),
+                                min_size=h * w, max_size=h * w))
+    labels = np.array(values, dtype=dtype).reshape(h, w)
+    expected = np.unique(labels, return_inverse=True)[1].reshape(h, w).astype(np.int32)
+    got = segments.relabel(labels)
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(got, expected)

@@ -35,6 +35,25 @@ def parameterised_modules(model: torch.nn.Module) -> list[tuple[str, torch.nn.Mo
 
 
 def reinitialise(module: torch.nn.Module) -> None:
+    """The module's own parameters drawn afresh (its ``reset_parameters``, else N(0, 0.01²)),
+    from the CPU's generator whatever the device, so a seed gives the same randomised model on
+    every device (a GPU's generator draws other numbers)."""
+    own = dict(module.named_parameters(recurse=False))
+    if all(p.device.type == "cpu" for p in own.values()):
+        _draw(module)
+        return
+    drawn = copy.deepcopy(module).cpu()
+    _draw(drawn)
+    with torch.no_grad():
+        for name, value in drawn.named_parameters(recurse=False):
+            own[name].copy_(value)
+        kept = dict(module.named_buffers(recurse=False))
+        for name, value in drawn.named_buffers(recurse=False):  # (a batch norm's running statistics)
+            if name in kept and kept[name] is not None:
+                kept[name].copy_(value)
+
+
+def _draw(module: torch.nn.Module) -> None:
     if hasattr(module, "reset_parameters"):
         module.reset_parameters()
         return
