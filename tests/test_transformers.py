@@ -210,3 +210,12 @@ def test_a_model_without_any_spatial_layer_is_refused_naming_what_it_found():
     with pytest.raises(ValueError, match=r"no selectable layer.*3 → \(1, 3\).*reshape="):
         _session(model, image, size=8)
     assert hook_count(model) == 0
+
+
+def test_the_sanity_check_keeps_the_sessions_reshape(vit):
+    """The randomised models' sessions read their layers as the original's did (reshape= and all)."""
+    with_norm = _session(vit.model, vit.image, reshape={"blocks.2.norm1": None})
+    e = with_norm.explain("gradcam", layer="blocks.2.norm1", target=1)
+    result = with_norm.evaluate(e, ["sanity"], stages=2)["sanity"]
+    assert np.isfinite(result.value) and len(result.curve.y) == 2
+    assert hook_count(vit.model) == 0

@@ -92,6 +92,7 @@ class Session:
         self.input: torch.Tensor = x
         self.output = outputs_.check(output)
         self.task = session_targets.check_task(task)
+        self.reshape = reshape  # kept for sessions made from this one (the sanity check's randomised models)
         self.all_layers: list[LayerInfo] = layers_.discover(model, self.input, reshape)
         if layers is not None:
             if isinstance(layers, str) or not len(layers):

@@ -107,7 +107,8 @@ def sanity_check(context: Context, stages: int = 5, seed: int = 0) -> MetricResu
                 reinitialise(copies[name])
             done = end
             randomised = Session(model, session.image, preprocess=session.preprocess, classes=session.classes,
-                                 device=session.device, output=session.output, task=session.task)
+                                 device=session.device, output=session.output, task=session.task,
+                                 reshape=session.reshape)
             other = randomised.explain(explanation.method, layer=layers, target=scored_target(explanation),
                                        channels=explanation.channels,
                                        region=None if isinstance(layers, list) else _region(explanation), **params)
