@@ -329,7 +329,7 @@ class Session:
         self,
         method: str = "gradcam",
         layer: str | None = None,
-        target: int | str | None = None,
+        target: targets_.TargetSpec = None,
         channels: Channels = None,
         region: Region = None,
         **params: Any,

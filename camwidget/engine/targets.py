@@ -309,3 +309,8 @@ def logit_index(target: int | Target, method: str) -> int:
 
 def name(target: int | Target, classes: Sequence[str] | None) -> str:
     return target.name(classes) if isinstance(target, Target) else _class_name(int(target), classes)
+
+
+#: What ``Session.explain(target=...)`` takes: a class index or name, a :class:`Target`, a callable
+#: from the model's (selected) output of one image to its score, or None (the top prediction).
+TargetSpec = int | str | Target | Callable[[torch.Tensor], torch.Tensor] | None

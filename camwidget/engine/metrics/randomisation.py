@@ -45,17 +45,18 @@ def reinitialise(module: torch.nn.Module) -> None:
     drawn = copy.deepcopy(module).cpu()
     _draw(drawn)
     with torch.no_grad():
-        for name, value in drawn.named_parameters(recurse=False):
-            own[name].copy_(value)
+        for name, parameter in drawn.named_parameters(recurse=False):
+            own[name].copy_(parameter)
         kept = dict(module.named_buffers(recurse=False))
-        for name, value in drawn.named_buffers(recurse=False):  # (a batch norm's running statistics)
+        for name, buffer in drawn.named_buffers(recurse=False):  # (a batch norm's running statistics)
             if name in kept and kept[name] is not None:
-                kept[name].copy_(value)
+                kept[name].copy_(buffer)
 
 
 def _draw(module: torch.nn.Module) -> None:
-    if hasattr(module, "reset_parameters"):
-        module.reset_parameters()
+    reset = getattr(module, "reset_parameters", None)
+    if callable(reset):
+        reset()
         return
     with torch.no_grad():
         for parameter in module.parameters(recurse=False):
@@ -65,6 +66,7 @@ def _draw(module: torch.nn.Module) -> None:
 def check_stages(stages: Any, count: int) -> int:
     if isinstance(stages, bool) or not isinstance(stages, Integral):
         raise TypeError(f"stages: expected an integer, got {type(stages).__name__}")
+    stages = int(stages)
     if not 1 <= stages <= count:
         raise ValueError(f"stages: {stages} is out of range; must be in [1, {count}] (the model's parameterised modules)")
     return int(stages)
