@@ -12,7 +12,9 @@ Timed with the page's own ``performance.now()`` marks, from the input event to t
 - a drag along the strip and a region drag, one pointer move per animation frame: moves sent and
   answers painted per second.
 
-    .venv/bin/python benchmarks/bench_widget.py [--steps 40]
+    .venv/bin/python benchmarks/bench_widget.py [--steps 40] [--dump steps.json]
+
+``--dump`` writes every step's timings (total, reply, paint, kernel, per layer) to find a tail.
 """
 from __future__ import annotations
 
@@ -173,6 +175,7 @@ def pct(values: list[float], q: float) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=40, help="strip steps per pass (at least 30)")
+    parser.add_argument("--dump", default=None, help="write every step's timings (JSON) to this file")
     args = parser.parse_args()
     chromium = lab.chromium_path()
     if chromium is None:
@@ -201,6 +204,8 @@ def main() -> int:
     if errors:
         print("bench_widget: the notebook reported errors:\n" + "\n".join(errors))
         return 1
+    if args.dump:
+        Path(args.dump).write_text(json.dumps({"floor": floor, "first": first, "again": again, "methods": methods}))
     f_med, f_p95 = statistics.median(floor), pct(floor, 95)
     print(
         "bench_widget: input → answer painted; headless Chromium + JupyterLab, one page and run; "
