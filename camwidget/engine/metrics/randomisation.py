@@ -69,7 +69,7 @@ def check_stages(stages: Any, count: int) -> int:
     stages = int(stages)
     if not 1 <= stages <= count:
         raise ValueError(f"stages: {stages} is out of range; must be in [1, {count}] (the model's parameterised modules)")
-    return int(stages)
+    return stages
 
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
