@@ -193,7 +193,8 @@ def discover(model: nn.Module, inputs: torch.Tensor, reshape: ReshapeSpec = None
     missing = sorted(set(named) - set(order))
     if missing:
         raise ValueError(f"reshape: {', '.join(map(repr, missing))} returned no tensor during the forward")
-    spatial = [n for n in order if layouts[n] is not None]
+    chosen: dict[str, Layout] = {n: layout for n in order if (layout := layouts[n]) is not None}
+    spatial = list(chosen)
     # a container returns exactly what its last child handed on: one layer, the container's name
     alias_of = {m: n for n in spatial for m in spatial if m.startswith(n + ".") and outputs[n] is handed[m]}
 
@@ -205,9 +206,9 @@ def discover(model: nn.Module, inputs: torch.Tensor, reshape: ReshapeSpec = None
     kept = [n for n in spatial if n not in alias_of]
     aliases = {n: [m for m in spatial if m != n and canonical(m) == n] for n in kept}
     layers = [
-        LayerInfo(n, layouts[n].grid_shape(outputs[n].shape), depth, tuple(aliases[n]),
+        LayerInfo(n, chosen[n].grid_shape(outputs[n].shape), depth, tuple(aliases[n]),
                   modified_in_place=handed[n]._version > 0, output_shape=tuple(int(s) for s in outputs[n].shape[1:]),
-                  prefix_tokens=layouts[n].prefix, layout=layouts[n])
+                  prefix_tokens=chosen[n].prefix, layout=chosen[n])
         for depth, n in enumerate(kept)
     ]
     if not layers:

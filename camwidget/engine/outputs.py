@@ -96,9 +96,9 @@ def _suggestion(raw: Any) -> str:
             return f"pass output={keys[0]!r} (tensor keys: {', '.join(map(repr, keys))})"
     if isinstance(raw, (list, tuple)):
         if raw and all(isinstance(v, Mapping) for v in raw):
-            keys = ", ".join(map(str, list(raw[0].keys())[:6]))
+            shown = ", ".join(map(str, list(raw[0].keys())[:6]))
             return (
-                f"this looks like a detection output (one dict per image, keys {keys}), which has no "
+                f"this looks like a detection output (one dict per image, keys {shown}), which has no "
                 "class scores: pass target= a callable of one image's output, e.g. "
                 "target=lambda o: o['scores'][:1].sum()"
             )

@@ -76,6 +76,8 @@ def _class_name(index: int, classes: Sequence[str] | None) -> str:
 class MultiLabelTarget(Target):
     """Class ``index`` of a multi-label model: its logit is differentiated, its sigmoid shown."""
 
+    index: int
+
     def __init__(self, index: int) -> None:
         self.index = _index(index)
 
@@ -107,6 +109,8 @@ class SegmentationTarget(Target):
     (its argmax) on the session's image — the whole map where it assigns none.
     """
 
+    index: int
+
     def __init__(self, category: int, mask: np.ndarray | torch.Tensor | None = None, box: Box | None = None) -> None:
         self.index = _index(category, "category")
         if mask is not None and box is not None:
@@ -119,7 +123,7 @@ class SegmentationTarget(Target):
         self.box = None if box is None else _box(box)
         self.source = "mask" if mask is not None else ("box" if box is not None else "predicted")
 
-    def weights(self, size: tuple[int, int]) -> torch.Tensor:
+    def weights(self, size: tuple[int, ...]) -> torch.Tensor:
         """The H × W pixel weights (mask or box; ones where neither was given)."""
         if self.mask is not None:
             return self.mask.float()
@@ -153,7 +157,7 @@ class SegmentationTarget(Target):
                 raise ValueError(f"box: {self.box} is outside or empty on the {size[0]}×{size[1]} output map (half-open)")
         if self.source != "predicted" or self.mask is not None:
             return self
-        predicted = maps[0].detach().argmax(dim=0) == self.index
+        predicted = torch.eq(maps[0].detach().argmax(dim=0), self.index)
         resolved = SegmentationTarget(self.index, predicted.cpu() if bool(predicted.any()) else torch.ones(size, dtype=torch.bool))
         resolved.source = "predicted" if bool(predicted.any()) else "whole map"
         return resolved

@@ -61,9 +61,11 @@ class Layout:
         if self.kind == "NHWC":
             return raw.permute(0, 3, 1, 2)
         if self.kind == "tokens":
+            assert self.grid is not None  # (every token layout has its grid)
             b, _, c = raw.shape
             h, w = self.grid
             return raw[:, self.prefix:, :].transpose(1, 2).reshape(b, c, h, w)
+        assert self.index is not None and self.shape is not None  # (every reshape layout has both)
         b = raw.shape[0]
         return raw.reshape(b, -1)[:, self.index.to(raw.device)].reshape(b, *self.shape)
 
@@ -76,6 +78,7 @@ class Layout:
         if self.kind == "tokens":
             patches = grid.flatten(2).transpose(1, 2)
             return torch.cat([raw[:, :self.prefix, :], patches], dim=1) if self.prefix else patches
+        assert self.index is not None
         b = raw.shape[0]
         flat = raw.reshape(b, -1).index_copy(1, self.index.to(raw.device), grid.reshape(b, -1))
         return flat.reshape(raw.shape)
@@ -83,9 +86,11 @@ class Layout:
     def grid_shape(self, raw_shape: torch.Size | tuple[int, ...]) -> tuple[int, int, int]:
         """(C, h, w) of the grid for a raw output of ``raw_shape`` (batch first)."""
         if self.kind == "reshape":
+            assert self.shape is not None
             return self.shape
         if self.kind == "tokens":
-            return int(raw_shape[2]), *self.grid
+            assert self.grid is not None
+            return int(raw_shape[2]), self.grid[0], self.grid[1]
         if self.kind == "NHWC":
             return int(raw_shape[3]), int(raw_shape[1]), int(raw_shape[2])
         return int(raw_shape[1]), int(raw_shape[2]), int(raw_shape[3])

@@ -49,6 +49,8 @@ def fused(maps: Sequence[np.ndarray], size: tuple[int, int], gamma: float | None
             peak = float(scaled.max())
             scaled = np.tanh(gamma * scaled / peak).astype(np.float32) if peak > 0 else scaled
         result = scaled if result is None else np.maximum(result, scaled)
+    if result is None:
+        raise ValueError("layer: give at least one layer to fuse")
     return result
 
 

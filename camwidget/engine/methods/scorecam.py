@@ -33,6 +33,7 @@ Weights do not come from neurons, so a neuron region is refused.
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -149,7 +150,7 @@ def _sscam(session, layer, target, channels, region, n, sigma, seed, align_corne
     return Result(weighted_sum(activations, weights.to(activations.device), channels), weights)
 
 
-SCORE_PARAMS = {
+SCORE_PARAMS: dict[str, dict[str, Any]] = {
     "align_corners": {"type": "bool", "default": False, "label": "align corners (pytorch-grad-cam)"},
     "weighting": {"type": "choice", "default": "softmax", "choices": list(WEIGHTINGS), "label": "weights"},
     "batch_size": {"type": "int", "default": DEFAULT_BATCH_SIZE, "min": 1, "label": "batch size"},

@@ -175,7 +175,7 @@ def evaluate(session, explanation, metrics: Sequence[str] | str = ("deletion", "
         else:
             pending.append(name)
 
-    plans: dict[str, tuple] = {}
+    plans: dict[str, Any] = {}  # deletion/insertion: (points, keys); ROAD: {order: keys}
     requests = []
     for name in pending:
         values = chosen[name]

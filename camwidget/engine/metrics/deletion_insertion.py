@@ -36,6 +36,7 @@ BASELINES = ("zero", "blur")
 def check_steps(steps: Any, pixels: int) -> int:
     if isinstance(steps, bool) or not isinstance(steps, Integral):
         raise TypeError(f"steps: expected an integer, got {type(steps).__name__}")
+    steps = int(steps)
     if not 2 <= steps <= pixels:
         raise ValueError(f"steps: {steps} is out of range; must be in [2, {pixels}] (the model input's pixels)")
     return int(steps)
@@ -83,7 +84,8 @@ def requests(context: Context, kind: str, steps: int, baseline: Any) -> tuple[li
     pixels = context.pixels
     points = counts(pixels, check_steps(steps, pixels))
     bkey = baseline_key(baseline)
-    keys, needed = [], []
+    keys: list[tuple] = []
+    needed = []
     flat_x = context.input.flatten(2)
     for count in points:
         keep_original = (kind == "deletion" and count == 0) or (kind == "insertion" and count == pixels)
@@ -92,7 +94,7 @@ def requests(context: Context, kind: str, steps: int, baseline: Any) -> tuple[li
             keys.append(ORIGINAL)
             continue
         if all_baseline:
-            key = ("baseline", bkey)
+            key: tuple = ("baseline", bkey)
             keys.append(key)
             needed.append(Request(key, lambda: baseline_tensor(context, baseline), shared=True))
             continue
@@ -109,10 +111,15 @@ def requests(context: Context, kind: str, steps: int, baseline: Any) -> tuple[li
     return points, keys, needed
 
 
+def _trapezoid(y: np.ndarray, x: np.ndarray) -> float:
+    """∫ y dx by the trapezoid rule: NumPy's ``trapezoid`` (``trapz`` before 2.0), the same operations."""
+    return float((np.diff(x) * (y[1:] + y[:-1]) / 2.0).sum())
+
+
 def result(context: Context, kind: str, steps: int, baseline: Any, points, keys, probabilities) -> MetricResult:
     fractions = np.asarray(points, dtype=np.float64) / context.pixels
     scores = np.asarray([probabilities[k] for k in keys], dtype=np.float64)
-    auc = float(np.trapezoid(scores, fractions)) if hasattr(np, "trapezoid") else float(np.trapz(scores, fractions))
+    auc = float(_trapezoid(scores, fractions))
     return MetricResult(
         metric=kind,
         value=auc,

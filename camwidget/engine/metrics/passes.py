@@ -123,7 +123,7 @@ def original_probability(session, target: int | targets.Target) -> float:
     return float(torch.softmax(session.logits.double(), dim=0)[target])
 
 
-def run(session, target: int, requests: Sequence[Request], batch_size: int, on_batch=None) -> dict[Hashable, float]:
+def run(session, target: int | targets.Target, requests: Sequence[Request], batch_size: int, on_batch=None) -> dict[Hashable, float]:
     """The target's probability for every distinct request key, in batches of ``batch_size``.
 
     The unperturbed input comes from the session's cached logits (no pass). Between batches
