@@ -32,7 +32,7 @@ from . import campaign_clusters as cc
 from . import campaign_schema as cs
 from . import targets as targets_
 from .explain import first_readable, progress_bar, resolve_model
-from .items import as_items
+from .items import ItemSource, as_items
 from .rounds import Progress, RoundBook, utcnow
 from .store import ResultsStore, _holds_store, create_or_resume, ids_digest, zarr_module
 
@@ -113,7 +113,7 @@ class Campaign:
         self._owns_store = not isinstance(store, LabelStore)
         self.store = LabelStore(store) if self._owns_store else store
         self.name = name
-        self.source = as_items(dataset)
+        self.source: ItemSource | None = as_items(dataset)
         targets_.check(targets, len(self.source))
         self.engine = open_engine(self.store.url, self.store.path)
         with self.engine.connect().execution_options(camwidget_write=True) as connection, connection.begin():
@@ -187,6 +187,8 @@ class Campaign:
             return False
 
     def _precompute(self, factory, wanted, classes, targets, seed, batch_size, on_error, progress, client, workers):
+        source = self.source
+        assert source is not None  # (created with a dataset: only __init__ precomputes)
         config = {"layers": wanted["layers"], "targets": targets, "seed": int(seed), "on_error": on_error,
                   "preprocess": None, "classes": None}
         if client is not None or workers is not None:
@@ -194,7 +196,7 @@ class Campaign:
 
             key = cache_key(factory, config, "campaign")
             with cluster_client(client, workers) as dask_client:
-                [shared] = dask_client.scatter([self.source], broadcast=True)
+                [shared] = dask_client.scatter([source], broadcast=True)
                 found, names = dask_client.submit(cc.probe_task, key, factory, shared, config, pure=False).result()
                 store, keep = self._open_store(found, names, wanted, classes, batch_size)
                 units = store.pending_units()
@@ -208,8 +210,8 @@ class Campaign:
                     bar.close()
         else:
             model, preprocess, names = resolve_model(factory)
-            made = cc.explainer(model, preprocess, names, self.source, wanted["layers"], targets, seed, on_error)
-            found = cc.probe(made, first_readable(self.source, on_error))
+            made = cc.explainer(model, preprocess, names, source, wanted["layers"], targets, seed, on_error)
+            found = cc.probe(made, first_readable(source, on_error))
             store, keep = self._open_store(found, names, wanted, classes, batch_size)
             units = store.pending_units()
             bar = progress_bar(sum(map(len, units)), progress, f"campaign {self.name}")
@@ -230,8 +232,10 @@ class Campaign:
                     keep.add(probe_identity.resolve_target(c))
                 except ValueError as error:
                     raise ValueError(f"classes: {error}") from None
-        store = create_or_resume(self.out, "campaign", {"methods": [], "name": self.name, **wanted}, self.source.ids,
-                                 found, batch_size, extra=cc.create_arrays(found, len(self.source), batch_size))
+        source = self.source
+        assert source is not None  # (called by _precompute)
+        store = create_or_resume(self.out, "campaign", {"methods": [], "name": self.name, **wanted}, source.ids,
+                                 found, batch_size, extra=cc.create_arrays(found, len(source), batch_size))
         spec = {"wanted": wanted, "out": store.path, "model": found["model"], "layers": found["cluster_layers"],
                 "class_names": None if names is None else list(names), "keep": None if keep is None else sorted(keep)}
         with self.engine.connect().execution_options(camwidget_write=True) as connection, connection.begin():
@@ -273,6 +277,7 @@ class Campaign:
                             guess=guess, reveal_step=reveal_step, outcome=outcome, annotator=round_.annotator,
                             cluster_weight=round_.weight, layer_depth=round_.layer_depth)
         new_id = self.book.finish(round_.cluster, round_.annotator, row)
+        assert new_id is not None  # (an annotation row was given)
         return Annotation(id=int(new_id), **row)
 
     def skip(self, round_: Round) -> None:

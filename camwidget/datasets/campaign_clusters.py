@@ -31,17 +31,24 @@ def cluster_item(layers: Sequence[str], seed: int):
     return step
 
 
+class ClusteringExplainer(BatchExplainer):
+    """A batched explainer that clusters instead of explaining: the layers to cluster (None: the
+    last nine convolutional layers, resolved at the probe) and the clustering's seed."""
+
+    campaign_layers: list[str] | None = None
+    seed: int = 0
+
+
 def explainer(model, preprocess, classes, source: ItemSource, layers: Sequence[str] | None, targets: Any,
-              seed: int, on_error: str) -> BatchExplainer:
-    """A batched explainer that clusters instead of explaining; ``layers=None``: the last nine
-    convolutional layers (resolved at the probe)."""
-    made = BatchExplainer(model, preprocess, classes, source, [], None, None, targets, on_error)
+              seed: int, on_error: str) -> ClusteringExplainer:
+    """A :class:`ClusteringExplainer` of no method (its ``per_item`` clusters, set at the probe)."""
+    made = ClusteringExplainer(model, preprocess, classes, source, [], None, None, targets, on_error)
     made.campaign_layers = None if layers is None else list(layers)
     made.seed = seed
     return made
 
 
-def probe(made: BatchExplainer, image: np.ndarray) -> dict[str, Any]:
+def probe(made: ClusteringExplainer, image: np.ndarray) -> dict[str, Any]:
     """The layers to cluster, their shapes and depths, the model fingerprint."""
     found = made.probe(image)
     session = made.template(image)

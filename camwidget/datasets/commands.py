@@ -32,7 +32,12 @@ def _common(p: argparse.ArgumentParser, dataset: bool = True) -> None:
 
 
 def _split(text: str | None) -> list[str] | None:
-    return None if text is None else [part.strip() for part in text.split(",") if part.strip()]
+    return None if text is None else _names(text)
+
+
+def _names(text: str) -> list[str]:
+    """A comma-separated option that has a default (``--methods``, ``--metrics``) as a list."""
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def _model(name: str):
@@ -66,7 +71,7 @@ def _client(args):
 def _explain(args) -> int:
     from .explain import explain_dataset
 
-    results = explain_dataset(_model(args.model), _dataset(args.dataset, args.n), methods=_split(args.methods),
+    results = explain_dataset(_model(args.model), _dataset(args.dataset, args.n), methods=_names(args.methods),
                               layers=_split(args.layers), targets=_targets(args.targets), out=args.out,
                               batch_size=args.batch_size, on_error=args.on_error, overwrite=args.overwrite,
                               progress=not args.quiet, client=_client(args), workers=args.workers)
@@ -81,8 +86,8 @@ def _evaluate(args) -> int:
     from .evaluate import evaluate_dataset
 
     steps = {"deletion": {"steps": args.steps}, "insertion": {"steps": args.steps}} if args.steps else None
-    metrics = _split(args.metrics)
-    evaluation = evaluate_dataset(_model(args.model), _dataset(args.dataset, args.n), methods=_split(args.methods),
+    metrics = _names(args.metrics)
+    evaluation = evaluate_dataset(_model(args.model), _dataset(args.dataset, args.n), methods=_names(args.methods),
                                   metrics=metrics, targets=_targets(args.targets), out=args.out,
                                   metric_params={k: v for k, v in (steps or {}).items() if k in metrics} or None,
                                   batch_size=args.batch_size, on_error=args.on_error, progress=not args.quiet,

@@ -12,7 +12,7 @@ summary of methods × metrics — the mean and a 95 % percentile-bootstrap inter
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,7 +73,7 @@ class Evaluation:
         return f"Evaluation({self.table['id'].nunique()} items)\n{self.summary.to_string(index=False)}"
 
 
-def _metric_step(methods: Sequence[str], layer_of: dict[str, str | None], params: dict, metrics: Sequence[str],
+def _metric_step(methods: Sequence[str], layer_of: Mapping[str, str | None], params: dict, metrics: Sequence[str],
                  metric_params: dict, metric_batch_size: int) -> Callable:
     def step(session, result: ItemResult) -> None:
         item_box = result.extra.pop("box", None)
@@ -196,7 +196,7 @@ def _evaluator(model, source: ItemSource, config: dict) -> BatchExplainer:
         raise ValueError("dataset: no item could be read")
     session = Session(net, probe_item.image, preprocess=preprocess, classes=classes)
     layer = config["layer"]
-    layer_of = {}
+    layer_of: dict[str, str] = {}
     for method in config["methods"]:
         chosen = layer.get(method) if isinstance(layer, dict) else layer
         layer_of[method] = methods_.get(method).resolve_layer(session, chosen).name

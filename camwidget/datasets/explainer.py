@@ -183,8 +183,9 @@ class BatchExplainer:
             inputs.append(x)
         if not items:
             return results
-        x = torch.cat(inputs).to(self._template.device)
-        logits, captured = self._template.forward_batch(x, self.layers, from_input=False)
+        template = self.template(items[0][1].image)  # (made by the first item's _input)
+        x = torch.cat(inputs).to(template.device)
+        logits, captured = template.forward_batch(x, self.layers, from_input=False)
         chosen = []
         for b, (result, item) in enumerate(items):
             try:
@@ -222,8 +223,8 @@ class BatchExplainer:
         for method in self.methods:
             if method in _FAST and not _has_options(self.params[method]):
                 for layer in self.layers_of[method]:
-                    maps, weights = _FAST[method](activations[layer], gradients[layer])
-                    maps, weights = maps.float().cpu().numpy(), weights.float().cpu().numpy()
+                    batch_maps, batch_weights = _FAST[method](activations[layer], gradients[layer])
+                    maps, weights = batch_maps.float().cpu().numpy(), batch_weights.float().cpu().numpy()
                     for j, b in enumerate(chosen):
                         items[b][0].maps[method, layer] = maps[j]
                         items[b][0].weights[method, layer] = weights[j]

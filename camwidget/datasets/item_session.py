@@ -8,7 +8,6 @@ the batch did not compute (another target's gradients) gets a one-image pass of 
 """
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
@@ -43,13 +42,13 @@ class ItemSession(Session):
         session._logits = logits
         session._activations = dict(activations)
         session._graph_from_input = False
-        session._gradients = OrderedDict({int(target): dict(gradients)})
+        session._gradients[int(target)] = dict(gradients)
         if model_fingerprint is not None:
             session._fingerprint = model_fingerprint
         return session
 
     def _gradients_for(self, target: int) -> dict[str, torch.Tensor]:
-        if target not in self._gradients and not self._logits.requires_grad:
+        if target not in self._gradients and (self._logits is None or not self._logits.requires_grad):
             # the batch computed one target only: run this item's own forward for another one
             self._logits, self._activations = None, {}
             self._ensure_forward()

@@ -108,10 +108,21 @@ def _as_item(entry: Any, item_id: str, index: int) -> Item:
             raise ItemError(f"dataset: item {item_id!r} is a dict without an 'image' key (keys: {', '.join(entry)})")
         box = entry.get("box")
         return Item(str(entry.get("id", item_id)), entry["image"], _label(entry.get("label")),
-                    tuple(int(v) for v in box) if box is not None else None, index)
+                    _box(box), index)
     if isinstance(entry, tuple) and len(entry) == 2 and not isinstance(entry[0], (int, float)):
         return Item(item_id, entry[0], _label(entry[1]), None, index)
     return Item(item_id, entry, None, None, index)
+
+
+def _box(box: Any) -> tuple[int, int, int, int] | None:
+    """An item's object box as four ints (None stays None)."""
+    if box is None:
+        return None
+    values = tuple(int(v) for v in box)
+    if len(values) != 4:
+        raise ItemError(f"dataset: box: expected (row0, col0, row1, col1), got {box!r}")
+    r0, c0, r1, c1 = values
+    return r0, c0, r1, c1
 
 
 def _label(value: Any) -> int | str | None:
@@ -149,10 +160,7 @@ def as_items(dataset: Any) -> ItemSource:
         if os.path.isdir(dataset):
             return folder(dataset)
         return _listed([dataset])
-    try:
-        from torch.utils.data import DataLoader
-    except ImportError:  # pragma: no cover - torch is a core dependency
-        DataLoader = ()  # type: ignore[assignment]
+    from torch.utils.data import DataLoader
     if isinstance(dataset, DataLoader):
         dataset = dataset.dataset
     if isinstance(dataset, (list, tuple)):

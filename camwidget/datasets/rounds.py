@@ -148,7 +148,7 @@ class RoundBook:
             ).one()
             played = connection.execute(
                 select(func.count()).select_from(p).where(p.c.campaign == self.name, p.c.annotator == annotator)
-            ).scalar()
+            ).scalar_one()
         return Progress(annotator, int(played), int(clusters), int(plays), int(clusters) * self.rounds_per_cluster,
                         int(complete))
 

@@ -14,7 +14,7 @@ the round on screen and ``w.progress`` the line "round 12 of 270 …".
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anywidget
 import numpy as np
@@ -22,6 +22,9 @@ import traitlets as t
 
 from . import _static, wire
 from .reveal_round import MOVES, RevealStep, check_guess, check_move, reveal_mask, round_state
+
+if TYPE_CHECKING:
+    from ..datasets.campaign import Round
 
 _NOT_BUILT = (
     "export default { render({ el }) { el.textContent = 'camwidget: the frontend is not built "
@@ -46,11 +49,11 @@ class CampaignWidget(anywidget.AnyWidget):
     def __init__(self, campaign: Any, annotator: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.campaign, self.annotator = campaign, annotator
-        self.current = None
+        self.current: Round | None = None
         self.annotations: list = []
         self._lock = threading.RLock()
         self._steps = RevealStep(self, self._need_round, self._publish)
-        self.classes = None if campaign.class_names is None else list(campaign.class_names)
+        self.classes = None if campaign.class_names is None else list(campaign.class_names)  # type: ignore[assignment]  # (allow_none)
         self.on_msg(self._on_msg)
         self._show(campaign.next_round(annotator))
 
@@ -74,7 +77,7 @@ class CampaignWidget(anywidget.AnyWidget):
         """Pass this round on (to somebody else); the next one follows."""
         with self._lock:
             self._need_round()
-            self.campaign.skip(self.current)
+            self.campaign.skip(self._need_round())
             self._show(self.campaign.next_round(self.annotator), "skipped")
 
     def undo(self) -> None:
@@ -100,7 +103,7 @@ class CampaignWidget(anywidget.AnyWidget):
 
     # ---- internals ------------------------------------------------------------------------------
     def _finish(self, guess, text, outcome):
-        r = self.current
+        r = self._need_round()
         a = self.campaign.answer(r, guess=guess, text=text, reveal_step=int(self.reveal_step), outcome=outcome)
         self.annotations.append(a)
         self._show(self.campaign.next_round(self.annotator),
@@ -131,9 +134,11 @@ class CampaignWidget(anywidget.AnyWidget):
             for name, value in values.items():
                 setattr(self, name, value)
 
-    def _need_round(self) -> None:
+    def _need_round(self) -> Round:
+        """The round being played (a ValueError when there is none left)."""
         if self.current is None:
             raise ValueError("no round: this campaign has nothing left for you")
+        return self.current
 
     def _on_msg(self, _widget, content: Any, _buffers) -> None:
         try:

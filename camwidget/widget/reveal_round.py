@@ -71,7 +71,7 @@ class RevealStep:
     from a cell or the browser is allowed only while ``playing()`` passes and within 0 … 5, else
     it is put back and the refusal shown with ``publish(error=...)``."""
 
-    def __init__(self, widget: Any, playing: Callable[[], None], publish: Callable[..., None]) -> None:
+    def __init__(self, widget: Any, playing: Callable[[], object], publish: Callable[..., None]) -> None:
         self.widget, self.playing, self.publish = widget, playing, publish
         self._quiet = False
         widget.observe(self._changed, names=["reveal_step"])
