@@ -198,7 +198,7 @@ class Campaign:
             with cluster_client(client, workers) as dask_client:
                 [shared] = dask_client.scatter([source], broadcast=True)
                 found, names = dask_client.submit(cc.probe_task, key, factory, shared, config, pure=False).result()
-                store, keep = self._open_store(found, names, wanted, classes, batch_size)
+                store, keep = self._open_store(source, found, names, wanted, classes, batch_size)
                 units = store.pending_units()
                 bar = progress_bar(sum(map(len, units)), progress, f"campaign {self.name} (dask)")
                 futures = [dask_client.submit(cc.unit_task, u, key, factory, shared, config, store.path, pure=False)
@@ -212,7 +212,7 @@ class Campaign:
             model, preprocess, names = resolve_model(factory)
             made = cc.explainer(model, preprocess, names, source, wanted["layers"], targets, seed, on_error)
             found = cc.probe(made, first_readable(source, on_error))
-            store, keep = self._open_store(found, names, wanted, classes, batch_size)
+            store, keep = self._open_store(source, found, names, wanted, classes, batch_size)
             units = store.pending_units()
             bar = progress_bar(sum(map(len, units)), progress, f"campaign {self.name}")
             for unit in units:
@@ -222,7 +222,7 @@ class Campaign:
                 bar.close()
         return self._stored_spec()
 
-    def _open_store(self, found, names, wanted, classes, batch_size):
+    def _open_store(self, source: ItemSource, found, names, wanted, classes, batch_size):
         keep = None
         if classes is not None:
             probe_identity = _Identity("", "", list(names) if names else None, 10**9)
@@ -232,8 +232,6 @@ class Campaign:
                     keep.add(probe_identity.resolve_target(c))
                 except ValueError as error:
                     raise ValueError(f"classes: {error}") from None
-        source = self.source
-        assert source is not None  # (called by _precompute)
         store = create_or_resume(self.out, "campaign", {"methods": [], "name": self.name, **wanted}, source.ids,
                                  found, batch_size, extra=cc.create_arrays(found, len(source), batch_size))
         spec = {"wanted": wanted, "out": store.path, "model": found["model"], "layers": found["cluster_layers"],

@@ -108,20 +108,20 @@ def _as_item(entry: Any, item_id: str, index: int) -> Item:
             raise ItemError(f"dataset: item {item_id!r} is a dict without an 'image' key (keys: {', '.join(entry)})")
         box = entry.get("box")
         return Item(str(entry.get("id", item_id)), entry["image"], _label(entry.get("label")),
-                    _box(box), index)
+                    _box(box, item_id), index)
     if isinstance(entry, tuple) and len(entry) == 2 and not isinstance(entry[0], (int, float)):
         return Item(item_id, entry[0], _label(entry[1]), None, index)
     return Item(item_id, entry, None, None, index)
 
 
-def _box(box: Any) -> tuple[int, int, int, int] | None:
-    """An item's object box as four ints (None stays None)."""
+def _box(box: Any, item_id: str) -> tuple[int, int, int, int] | None:
+    """An item's object box as four ints (None stays None); an ItemError naming the item otherwise."""
     if box is None:
         return None
-    values = tuple(int(v) for v in box)
-    if len(values) != 4:
-        raise ItemError(f"dataset: box: expected (row0, col0, row1, col1), got {box!r}")
-    r0, c0, r1, c1 = values
+    try:
+        r0, c0, r1, c1 = (int(v) for v in box)
+    except (TypeError, ValueError):
+        raise ItemError(f"dataset: item {item_id!r}: box: expected (row0, col0, row1, col1), got {box!r}") from None
     return r0, c0, r1, c1
 
 

@@ -98,10 +98,11 @@ def relabel(labels: np.ndarray) -> np.ndarray:
     if flat.size and np.issubdtype(flat.dtype, np.integer):
         low, high = int(flat.min()), int(flat.max())
         if high - low < 4 * flat.size:
-            if low == 0 and high < 2**31 and np.bincount(flat.astype(np.intp, copy=False)).all():
-                return labels.astype(np.int32)  # already 0 … n-1, every value used (SLIC's kernels)
             offset = flat.astype(np.intp) - low
-            table = np.cumsum(np.bincount(offset) > 0, dtype=np.int64) - 1
+            present = np.bincount(offset) > 0
+            if low == 0 and present.all():
+                return labels.astype(np.int32)  # already 0 … n-1, every value used (SLIC's kernels)
+            table = np.cumsum(present, dtype=np.int64) - 1
             return table[offset].astype(np.int32).reshape(labels.shape)
     _, inverse = np.unique(labels, return_inverse=True)
     return inverse.reshape(labels.shape).astype(np.int32)

@@ -76,7 +76,6 @@ class CampaignWidget(anywidget.AnyWidget):
     def skip(self) -> None:
         """Pass this round on (to somebody else); the next one follows."""
         with self._lock:
-            self._need_round()
             self.campaign.skip(self._need_round())
             self._show(self.campaign.next_round(self.annotator), "skipped")
 

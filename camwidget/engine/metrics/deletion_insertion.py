@@ -119,7 +119,7 @@ def _trapezoid(y: np.ndarray, x: np.ndarray) -> float:
 def result(context: Context, kind: str, steps: int, baseline: Any, points, keys, probabilities) -> MetricResult:
     fractions = np.asarray(points, dtype=np.float64) / context.pixels
     scores = np.asarray([probabilities[k] for k in keys], dtype=np.float64)
-    auc = float(_trapezoid(scores, fractions))
+    auc = _trapezoid(scores, fractions)
     return MetricResult(
         metric=kind,
         value=auc,

@@ -49,8 +49,7 @@ def reinitialise(module: torch.nn.Module) -> None:
             own[name].copy_(parameter)
         kept = dict(module.named_buffers(recurse=False))
         for name, buffer in drawn.named_buffers(recurse=False):  # (a batch norm's running statistics)
-            if name in kept and kept[name] is not None:
-                kept[name].copy_(buffer)
+            kept[name].copy_(buffer)
 
 
 def _draw(module: torch.nn.Module) -> None:
